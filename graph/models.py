@@ -1,0 +1,84 @@
+"""The property-graph records shared by both store backends (see ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Origin = Literal["cluster", "llm", "corrector", "human"]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Paper(BaseModel):
+    id: str
+    title: str
+    abstract: str
+    arxiv_id: str | None = None
+    doi: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    comment: str | None = None
+    published: str | None = None
+    source: str = ""
+    url: str | None = None
+    code_urls: list[str] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        """What gets embedded: the title carries the most signal per token, so it comes first."""
+        return f"{self.title}. {self.abstract}"
+
+    def merged_with(self, other: Paper) -> Paper:
+        """This record completed by `other`: empty fields filled, lists unioned in order."""
+        data = self.model_dump()
+        for key, value in other.model_dump().items():
+            mine = data.get(key)
+            if isinstance(mine, list):
+                data[key] = mine + [v for v in value if v not in mine]
+            elif mine in (None, "") and value not in (None, ""):
+                data[key] = value
+        if other.source and other.source not in self.source.split(","):
+            data["source"] = ",".join(s for s in (self.source, other.source) if s)
+        return Paper(**data)
+
+
+class Topic(BaseModel):
+    id: str
+    label: str
+    parent: str | None = None
+    level: int = 0
+    summary: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    size: int = 0
+    built_at: str = Field(default_factory=utc_now)
+
+
+class Assignment(BaseModel):
+    paper_id: str
+    topic_id: str
+    score: float
+    origin: Origin = "cluster"
+    at: str = Field(default_factory=utc_now)
+
+
+class Correction(BaseModel):
+    kind: str
+    actor: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    at: str = Field(default_factory=utc_now)
+    id: int | None = None
+
+
+class Hierarchy(BaseModel):
+    """One build: its topics (root first) and its paper→topic assignments."""
+
+    topics: list[Topic]
+    assignments: list[Assignment]
+
+    def root(self) -> Topic:
+        return next(t for t in self.topics if t.parent is None)

@@ -1,0 +1,141 @@
+"""The store interface. Every feature reads and writes the graph through these methods only;
+the SQLite (embedded default) and Neo4j backends implement them with the same semantics, and
+one contract test suite (tests/test_store_contract.py) holds both to it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    """A store problem the user can act on; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class GraphStore(ABC):
+    # --- papers ---
+    @abstractmethod
+    def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        """Insert or merge papers by id (an existing record is completed, never emptied)."""
+
+    @abstractmethod
+    def get_paper(self, paper_id: str) -> Paper | None: ...
+
+    @abstractmethod
+    def iter_papers(self) -> Iterator[Paper]:
+        """All papers, ordered by id."""
+
+    @abstractmethod
+    def paper_count(self) -> int: ...
+
+    @abstractmethod
+    def find_paper_by_title_key(self, title_key: str) -> Paper | None:
+        """The paper whose normalized title (ingest.ids.title_key) equals `title_key`."""
+
+    # --- embeddings ---
+    @abstractmethod
+    def set_embeddings(self, vectors: Mapping[str, np.ndarray]) -> None: ...
+
+    @abstractmethod
+    def get_embeddings(self, paper_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Embeddings by paper id (all when `paper_ids` is None); papers without one are absent."""
+
+    @abstractmethod
+    def semantic_search(self, vector: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+        """Top-k papers by cosine similarity, best first, as (paper id, cosine)."""
+
+    @abstractmethod
+    def fulltext_search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
+        """Top-k papers matching `query` in title or abstract, best first (score: higher=better)."""
+
+    # --- hierarchy ---
+    @abstractmethod
+    def replace_hierarchy(self, hierarchy: Hierarchy) -> None:
+        """Atomically swap the current tree for `hierarchy`: readers see the old tree or the new
+        one, never a mix, and a crash mid-write leaves the old one. Papers and corrections stay."""
+
+    @abstractmethod
+    def topics(self) -> list[Topic]:
+        """All topics of the current tree, ordered by level, then id."""
+
+    @abstractmethod
+    def get_topic(self, topic_id: str) -> Topic | None: ...
+
+    @abstractmethod
+    def assignments(
+        self, *, topic_id: str | None = None, paper_id: str | None = None
+    ) -> list[Assignment]:
+        """Paper→topic edges, filtered; ordered by topic id, then descending score."""
+
+    @abstractmethod
+    def upsert_assignments(self, assignments: Iterable[Assignment]) -> None:
+        """Add edges or replace the (paper, topic) edge's score, origin and time."""
+
+    @abstractmethod
+    def remove_assignment(self, paper_id: str, topic_id: str) -> bool: ...
+
+    # --- corrections: an append-only log; there is deliberately no way to delete ---
+    @abstractmethod
+    def append_correction(self, correction: Correction) -> Correction:
+        """Store `correction`; returns it with its sequence id."""
+
+    @abstractmethod
+    def corrections(self) -> list[Correction]:
+        """The whole log, oldest first."""
+
+    # --- bookkeeping ---
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def all_meta(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- derived queries, written once over the primitives above ---
+    def children(self, topic_id: str) -> list[Topic]:
+        return [t for t in self.topics() if t.parent == topic_id]
+
+    def root(self) -> Topic | None:
+        return next((t for t in self.topics() if t.parent is None), None)
+
+    def ancestors(self, topic_id: str) -> list[Topic]:
+        """The path root → … → topic (inclusive); empty if the topic is unknown."""
+        by_id = {t.id: t for t in self.topics()}
+        path: list[Topic] = []
+        node = by_id.get(topic_id)
+        while node is not None:
+            path.append(node)
+            node = by_id.get(node.parent) if node.parent else None
+        return path[::-1]
+
+    def subtree_paper_ids(self, topic_id: str) -> set[str]:
+        topics = self.topics()
+        below = {topic_id}
+        for t in topics:  # ordered by level, so a parent is seen before its children
+            if t.parent in below:
+                below.add(t.id)
+        return {a.paper_id for a in self.assignments() if a.topic_id in below}
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hierograph.graph.sqlite_store import SqliteStore
+from hierograph.hierarchy.build import build_hierarchy
+from hierograph.ingest.pipeline import ingest_paths
+from hierograph.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "data" / "hf-papers-alignment.txt"
+SHARED_ARXIV = REPO.parent / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    return load_settings(home=home, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache per test session: the model runs once per distinct text."""
+    return tmp_path_factory.mktemp("cache") / "embeddings.sqlite"
+
+
+def seeded_home(home: Path, embedding_cache: Path) -> Settings:
+    home.mkdir(parents=True, exist_ok=True)
+    if embedding_cache.exists():
+        shutil.copy(embedding_cache, home / "embeddings.sqlite")
+    return make_settings(home)
+
+
+def save_cache(settings: Settings, embedding_cache: Path) -> None:
+    shutil.copy(settings.embedding_cache_path(), embedding_cache)
+
+
+@pytest.fixture(scope="session")
+def built_corpus(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path) -> Settings:
+    """The supplied corpus ingested and built once, in a SQLite home; tests only read it."""
+    settings = seeded_home(tmp_path_factory.mktemp("built"), embedding_cache)
+    with SqliteStore(settings.db_path()) as store:
+        ingest_paths(store, [CORPUS], settings.rejects_path())
+        build_hierarchy(store, settings, show_progress=False)
+    save_cache(settings, embedding_cache)
+    return settings
+
+
+@pytest.fixture
+def built_store(built_corpus: Settings):
+    with SqliteStore(built_corpus.db_path()) as store:
+        yield store
