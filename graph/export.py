@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+
 from hierograph.graph.store import GraphStore
 
 EXPORT_VERSION = 1

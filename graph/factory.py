@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hierograph.graph.store import GraphStore
-
 from hierograph.settings import Settings
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
 from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
 from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError, UpsertResult
 from hierograph.ingest.ids import title_key

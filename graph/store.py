@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
 
 SCHEMA_VERSION = 1

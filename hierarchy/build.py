@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from hierograph.graph.models import Assignment, Hierarchy, Topic, utc_now
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy.cluster import HdbscanClusterer, KMeansSplitter, UmapReducer
 from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.label import KeywordLabeler
 from hierograph.hierarchy.tree import Node, TreeBuilder, content_id
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from hierograph.settings import Settings
 
 ROOT_ID = "root"

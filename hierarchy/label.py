@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from hierograph.hierarchy.tree import Node
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+from hierograph.hierarchy.tree import Node
 
 # Words every abstract uses; they never tell topics apart.
 ACADEMIC_STOP_WORDS = frozenset(
@@ -106,9 +107,10 @@ class KeywordLabeler:
     def label_tree(self, root: Node) -> dict[int, Label]:
         """Labels keyed by id(node)."""
         labels: dict[int, Label] = {id(root): self._root_label(root)}
-        for node, _, _ in root.walk():
+        for node, _, _ in root.walk():  # breadth-first: a parent is labeled before its children
             if node.children:
-                labels.update(self._label_siblings(node.children))
+                inherited = set(labels[id(node)].keywords)
+                labels.update(self._label_siblings(node.children, inherited))
         return labels
 
     def _root_label(self, root: Node) -> Label:
@@ -117,7 +119,9 @@ class KeywordLabeler:
     def _class_counts(self, nodes: Sequence[Node]) -> np.ndarray:
         return np.vstack([np.asarray(self.counts_[n.members].sum(axis=0)) for n in nodes])
 
-    def _label_siblings(self, siblings: Sequence[Node]) -> dict[int, Label]:
+    def _label_siblings(self, siblings: Sequence[Node], inherited: set[str]) -> dict[int, Label]:
+        """c-TF-IDF among siblings; the parent's keywords are skipped, since a child named like
+        its parent tells the reader nothing new."""
         counts = self._class_counts(siblings).astype(float)
         tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
         avg_words = counts.sum() / len(siblings)
@@ -126,19 +130,21 @@ class KeywordLabeler:
         out: dict[int, Label] = {}
         used: set[str] = set()
         for node, row in zip(siblings, weights, strict=True):
-            keywords = self._keywords(row)
+            keywords = self._keywords(row, inherited)
             label = self._name(keywords, used)
             used.add(label.lower())
             summary = f"{len(node.members)} papers about " + ", ".join(keywords) + "."
             out[id(node)] = Label(label, summary, keywords)
         return out
 
-    def _keywords(self, row: np.ndarray) -> list[str]:
+    def _keywords(self, row: np.ndarray, skip: set[str]) -> list[str]:
         picked: list[str] = []
         for index in np.argsort(-row, kind="stable"):
             if row[index] <= 0 or len(picked) >= self.n_keywords:
                 break
             term = str(self.terms_[index])
+            if term in skip:
+                continue
             # A unigram inside a chosen bigram (or the reverse) says the same thing twice.
             if any(term in p.split() or p in term.split() for p in picked):
                 continue

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from hierograph.hierarchy.cluster import (
     HdbscanClusterer,
     KMeansSplitter,

@@ -23,7 +23,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class State:

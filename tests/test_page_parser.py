@@ -4,7 +4,10 @@ from hierograph.ingest.page import parse_page
 
 from .conftest import CORPUS
 
-HEADER = "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\nbyAK and the research community\n\nJul 25\n\n"
+HEADER = (
+    "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\n"
+    "byAK and the research community\n\nJul 25\n\n"
+)
 ABSTRACT = "We study something important about language models. " * 6
 
 
@@ -30,7 +33,10 @@ def test_supplied_corpus_gives_every_title_abstract_pair_and_nothing_else():
 
 
 def test_missing_abstract_and_title_only_tail_are_rejected_with_line_numbers(tmp_path):
-    text = HEADER + f"First Paper\n\n{ABSTRACT}\n\nOrphan Title\n\nSecond Paper\n\n{ABSTRACT}\n\nTail Title\n"
+    text = (
+        HEADER
+        + f"First Paper\n\n{ABSTRACT}\n\nOrphan Title\n\nSecond Paper\n\n{ABSTRACT}\n\nTail Title\n"
+    )
     parsed = parse_page(_write(tmp_path, text))
     assert [p.title for _, p in parsed.papers] == ["First Paper", "Second Paper"]
     reasons = {(r.line, r.reason) for r in parsed.rejects}

@@ -19,19 +19,35 @@ def _jsonl(tmp_path: Path, lines: list[str | bytes]) -> Path:
 
 
 def test_jsonl_broken_lines_go_to_rejects_with_line_numbers(tmp_path):
-    good = {"arxiv_id": "2501.00001v2", "title": "Good", "abstract": ABSTRACT,
-            "authors": ["A. One", "B. Two"], "categories": ["cs.CL"], "listing_date": "2025-01-02"}
-    path = _jsonl(tmp_path, [
-        json.dumps(good),
-        '{"arxiv_id": "2501.00002", "title": "Broken',
-        json.dumps({"arxiv_id": "2501.00003", "abstract": ABSTRACT}),
-        json.dumps({"arxiv_id": "2501.00004", "title": "No abstract", "abstract": "  "}),
-        "[1, 2]",
-        b'{"title": "bad \xff bytes", "abstract": "x"}',
-        "",
-        json.dumps({"id": "2501.00005", "title": "Also good", "abstract": ABSTRACT,
-                    "authors": "C. Three, D. Four", "categories": "cs.AI cs.LG"}),
-    ])
+    good = {
+        "arxiv_id": "2501.00001v2",
+        "title": "Good",
+        "abstract": ABSTRACT,
+        "authors": ["A. One", "B. Two"],
+        "categories": ["cs.CL"],
+        "listing_date": "2025-01-02",
+    }
+    path = _jsonl(
+        tmp_path,
+        [
+            json.dumps(good),
+            '{"arxiv_id": "2501.00002", "title": "Broken',
+            json.dumps({"arxiv_id": "2501.00003", "abstract": ABSTRACT}),
+            json.dumps({"arxiv_id": "2501.00004", "title": "No abstract", "abstract": "  "}),
+            "[1, 2]",
+            b'{"title": "bad \xff bytes", "abstract": "x"}',
+            "",
+            json.dumps(
+                {
+                    "id": "2501.00005",
+                    "title": "Also good",
+                    "abstract": ABSTRACT,
+                    "authors": "C. Three, D. Four",
+                    "categories": "cs.AI cs.LG",
+                }
+            ),
+        ],
+    )
     parsed = parse_jsonl(path)
     assert [(n, p.id) for n, p in parsed.papers] == [(1, "2501.00001"), (8, "2501.00005")]
     first, second = parsed.papers[0][1], parsed.papers[1][1]
@@ -58,10 +74,12 @@ def test_csv_records_and_bad_rows(tmp_path):
     )
     parsed = parse_csv(path)
     assert [(n, p.title) for n, p in parsed.papers] == [
-        (2, "A title, with comma"), (5, "Multi line title")
+        (2, "A title, with comma"),
+        (5, "Multi line title"),
     ]
     assert [(r.line, r.reason) for r in parsed.rejects] == [
-        (3, "empty abstract"), (4, "more fields than the header has")
+        (3, "empty abstract"),
+        (4, "more fields than the header has"),
     ]
 
 
@@ -70,19 +88,29 @@ def test_duplicates_merge_across_formats_and_arxiv_id_wins(tmp_path):
     page = tmp_path / "page.txt"
     page.write_text(f"Jul 25\n\n{title}\n\n{ABSTRACT}\n")
     jsonl = tmp_path / "records.jsonl"
-    jsonl.write_text(json.dumps({
-        "arxiv_id": "2306.17492", "title": title.upper() + "!", "abstract": ABSTRACT,
-        "authors": ["Feifan Song"], "comment": "Code: https://github.com/AlibabaResearch/DAMO-ConvAI.",
-    }) + "\n" + json.dumps({"arxiv_id": "2306.17492v2", "title": "Renamed", "abstract": ABSTRACT})
-        + "\n")
+    jsonl.write_text(
+        json.dumps(
+            {
+                "arxiv_id": "2306.17492",
+                "title": title.upper() + "!",
+                "abstract": ABSTRACT,
+                "authors": ["Feifan Song"],
+                "comment": "Code: https://github.com/AlibabaResearch/DAMO-ConvAI.",
+            }
+        )
+        + "\n"
+        + json.dumps({"arxiv_id": "2306.17492v2", "title": "Renamed", "abstract": ABSTRACT})
+        + "\n"
+    )
     with SqliteStore(tmp_path / "db.sqlite") as store:
         report = ingest_paths(store, [page, jsonl], tmp_path / "rejects.jsonl")
         assert (report.ingested, report.merged, report.rejected) == (1, 2, 0)
         [paper] = list(store.iter_papers())
         assert paper.id == "2306.17492"
         assert paper.authors == ["Feifan Song"]
-        assert paper.code_urls == ["https://github.com/alibabaresearch/damo-convai"] or \
-            paper.code_urls == ["https://github.com/AlibabaResearch/DAMO-ConvAI"]
+        assert paper.code_urls == [
+            "https://github.com/alibabaresearch/damo-convai"
+        ] or paper.code_urls == ["https://github.com/AlibabaResearch/DAMO-ConvAI"]
         assert set(paper.source.split(",")) == {"hf-page", "jsonl"}
 
 
@@ -91,8 +119,17 @@ def test_page_paper_ingested_later_as_arxiv_record_keeps_its_id(tmp_path):
     page = tmp_path / "page.txt"
     page.write_text(f"Jul 25\n\n{title}\n\n{ABSTRACT}\n")
     jsonl = tmp_path / "later.jsonl"
-    jsonl.write_text(json.dumps({"arxiv_id": "2404.04656", "title": title, "abstract": ABSTRACT,
-                                 "authors": ["Seungjae Jung"]}) + "\n")
+    jsonl.write_text(
+        json.dumps(
+            {
+                "arxiv_id": "2404.04656",
+                "title": title,
+                "abstract": ABSTRACT,
+                "authors": ["Seungjae Jung"],
+            }
+        )
+        + "\n"
+    )
     with SqliteStore(tmp_path / "db.sqlite") as store:
         ingest_paths(store, [page], tmp_path / "r.jsonl")
         [before] = list(store.iter_papers())
@@ -103,7 +140,9 @@ def test_page_paper_ingested_later_as_arxiv_record_keeps_its_id(tmp_path):
 
 
 def test_reingest_changes_nothing(tmp_path):
-    bad = _jsonl(tmp_path, ['{"broken', json.dumps({"id": "x1", "title": "T", "abstract": ABSTRACT})])
+    bad = _jsonl(
+        tmp_path, ['{"broken', json.dumps({"id": "x1", "title": "T", "abstract": ABSTRACT})]
+    )
     rejects = tmp_path / "rejects.jsonl"
     with SqliteStore(tmp_path / "db.sqlite") as store:
         first = ingest_paths(store, [CORPUS, bad], rejects)
@@ -121,8 +160,11 @@ def test_reingest_changes_nothing(tmp_path):
 def test_nothing_readable_is_an_error_that_says_what_to_do(tmp_path):
     path = _jsonl(tmp_path, ["not json"])
     with SqliteStore(tmp_path / "db.sqlite") as store, pytest.raises(IngestError) as info:
-        ingest_paths(store, [path, tmp_path / "missing.jsonl", tmp_path / "x.pdf"],
-                     tmp_path / "rejects.jsonl")
+        ingest_paths(
+            store,
+            [path, tmp_path / "missing.jsonl", tmp_path / "x.pdf"],
+            tmp_path / "rejects.jsonl",
+        )
     message = str(info.value)
     assert "file not found" in message and "unknown file type" in message
     assert "rejects.jsonl" in message

@@ -1,0 +1,42 @@
+# Hierograph's two entry points: `make demo` (install, ingest the supplied corpus, build, show)
+# and `make test` (install dev extras, start a local Neo4j, run the tests, stop Neo4j).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TEST_HOME ?= .hierograph-test
+# Tests wipe their database: they get their own server on their own port.
+TEST_NEO4J := HIEROGRAPH_NEO4J_URI=bolt://127.0.0.1:7688 HIEROGRAPH_HOME=$(TEST_HOME)
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install install-dev demo test lint bench-build clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+demo: install
+	$(BIN)/hierograph ingest data/hf-papers-alignment.txt
+	$(BIN)/hierograph build
+	$(BIN)/hierograph show --depth 3
+
+# The Neo4j server is stopped whether the tests pass or fail; pytest's status is the result.
+test: install-dev
+	$(TEST_NEO4J) $(BIN)/hierograph db start
+	$(TEST_NEO4J) HIEROGRAPH_TEST_NEO4J=1 $(BIN)/pytest; \
+	status=$$?; $(TEST_NEO4J) $(BIN)/hierograph db stop; exit $$status
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-build: install
+	$(BIN)/python bench/bench_build.py
+
+clean:
+	rm -rf .hierograph $(TEST_HOME)

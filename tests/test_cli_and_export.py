@@ -1,0 +1,98 @@
+"""The CLI end to end in a subprocess, as a user runs it, and the export contract."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+
+from hierograph.graph.export import export_dict
+
+from .conftest import CORPUS, seeded_home
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HIEROGRAPH_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "hierograph.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_ingest_build_show_export_from_the_command_line(tmp_path, embedding_cache):
+    home = seeded_home(tmp_path / "home", embedding_cache).home
+    first = run(home, "ingest", str(CORPUS))
+    assert first.returncode == 0, first.stderr
+    assert "49 ingested, 0 merged, 0 rejected" in first.stdout
+    again = run(home, "ingest", str(CORPUS))
+    assert "(0 new, 0 updated, 49 unchanged)" in again.stdout
+
+    built = run(home, "build", "--quiet")
+    assert built.returncode == 0, built.stderr
+    assert "over 49 papers" in built.stdout
+
+    shown = run(home, "show", "--depth", "1")
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("All papers (49)")
+    assert all(line.startswith(("├── ", "└── ")) for line in lines[1:])
+
+    out = tmp_path / "tree.json"
+    exported = run(home, "export", "--format", "json", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(out.read_text())
+    assert data["version"] == 1 and len(data["papers"]) == 49
+
+    graphml = tmp_path / "tree.graphml"
+    assert run(home, "export", "--format", "graphml", "--out", str(graphml)).returncode == 0
+    g = nx.read_graphml(graphml)
+    kinds = nx.get_node_attributes(g, "kind")
+    assert sum(k == "Paper" for k in kinds.values()) == 49
+    assert sum(k == "Topic" for k in kinds.values()) == len(data["topics"])
+
+
+def test_errors_are_one_clear_line_and_nonzero(tmp_path):
+    home = tmp_path / "home"
+    missing = run(home, "ingest", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 1
+    assert "file not found" in missing.stderr and "Traceback" not in missing.stderr
+    empty = run(home, "build")
+    assert empty.returncode == 1 and "hierograph ingest" in empty.stderr
+    assert "hierograph build" in run(home, "show").stderr
+
+
+def test_every_command_has_help(tmp_path):
+    for command in [
+        "ingest",
+        "build",
+        "show",
+        "export",
+        "sync",
+        "db start",
+        "db stop",
+        "db status",
+    ]:
+        result = run(tmp_path, *command.split(), "--help")
+        assert result.returncode == 0 and "Usage" in result.stdout, command
+
+
+def test_json_export_contract(built_store):
+    data = export_dict(built_store)
+    assert set(data) == {"version", "papers", "topics"}
+    for paper in data["papers"]:
+        assert set(paper) == {"id", "title", "arxiv_id", "published", "code_urls"}
+    topics = {t["id"]: t for t in data["topics"]}
+    [root] = [t for t in data["topics"] if t["parent"] is None]
+    assert root["level"] == 0
+    for t in data["topics"]:
+        assert set(t) == {"id", "parent", "level", "label", "keywords", "paper_ids"}
+        if t["parent"] is not None:
+            assert t["level"] == topics[t["parent"]]["level"] + 1
+    direct = [pid for t in data["topics"] for pid in t["paper_ids"]]
+    assert sorted(direct) == sorted(p["id"] for p in data["papers"])
+    assert json.loads(json.dumps(data)) == data

@@ -1,0 +1,250 @@
+"""One contract for both store backends: every operation, the same answers."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
+from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError
+from hierograph.graph.sync import copy_graph
+
+from .stores import BACKENDS, open_empty_store
+
+DIM = 16
+
+
+def papers(n: int = 30) -> list[Paper]:
+    words = ["reward", "preference", "decoding", "safety", "interpretability", "dna"]
+    return [
+        Paper(
+            id=f"2501.{i:05d}",
+            arxiv_id=f"2501.{i:05d}",
+            title=f"Paper {i} on {words[i % len(words)]}",
+            abstract=f"We study {words[i % len(words)]} and {words[(i + 1) % len(words)]} "
+            f"in language models, number {i}.",
+            authors=[f"Author {i}"],
+            published=f"2025-01-{1 + i % 28:02d}",
+            code_urls=[f"https://github.com/x/p{i}"] if i % 3 == 0 else [],
+        )
+        for i in range(n)
+    ]
+
+
+def vectors(ps: list[Paper]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return {p.id: rng.normal(size=DIM).astype(np.float32) for p in ps}
+
+
+def tree(ps: list[Paper], tag: str = "a") -> Hierarchy:
+    """root → two topics → two leaves each; papers spread over the four leaves."""
+    topics = [Topic(id="root", label="All", level=0, size=len(ps))]
+    leaves = []
+    for i in range(2):
+        topics.append(
+            Topic(
+                id=f"{tag}{i}",
+                label=f"Topic {tag}{i}",
+                parent="root",
+                level=1,
+                keywords=["k1", "k2"],
+                size=0,
+            )
+        )
+        for j in range(2):
+            leaf = Topic(
+                id=f"{tag}{i}{j}",
+                label=f"Leaf {tag}{i}{j}",
+                parent=f"{tag}{i}",
+                level=2,
+                summary="s",
+                keywords=["k"],
+                size=0,
+            )
+            topics.append(leaf)
+            leaves.append(leaf.id)
+    assignments = [
+        Assignment(paper_id=p.id, topic_id=leaves[k % 4], score=round(0.5 + (k % 5) / 10, 2))
+        for k, p in enumerate(ps)
+    ]
+    return Hierarchy(topics=topics, assignments=assignments)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path) -> GraphStore:
+    s = open_empty_store(request.param, tmp_path / request.param)
+    yield s
+    s.close()
+
+
+def test_upsert_is_idempotent_and_merges(store):
+    ps = papers()
+    first = store.upsert_papers(ps)
+    assert (first.new, first.updated, first.unchanged) == (30, 0, 0)
+    again = store.upsert_papers(ps)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 30)
+    assert store.paper_count() == 30
+    assert [p.id for p in store.iter_papers()] == sorted(p.id for p in ps)
+    assert store.get_paper(ps[3].id) == ps[3]
+    assert store.get_paper("nope") is None
+
+    extra = ps[0].model_copy(
+        update={"doi": "10.1/x", "authors": ["Author 0", "New"], "abstract": ""}
+    )
+    result = store.upsert_papers([extra])
+    assert (result.new, result.updated) == (0, 1)
+    merged = store.get_paper(ps[0].id)
+    assert merged.doi == "10.1/x" and merged.authors == ["Author 0", "New"]
+    assert merged.abstract == ps[0].abstract, "an upsert never empties a field"
+    assert store.find_paper_by_title_key("paper 3 on safety").id == ps[3].id
+
+
+def test_tree_queries_and_assignments(store):
+    ps = papers()
+    store.upsert_papers(ps)
+    store.replace_hierarchy(tree(ps))
+    assert store.root().id == "root"
+    assert [t.id for t in store.children("a0")] == ["a00", "a01"]
+    assert [t.id for t in store.ancestors("a01")] == ["root", "a0", "a01"]
+    assert store.ancestors("missing") == []
+    assert store.get_topic("a10").parent == "a1" and store.get_topic("a10").keywords == ["k"]
+    assert [t.level for t in store.topics()] == [0, 1, 1, 2, 2, 2, 2]
+    expected = {p.id for k, p in enumerate(ps) if k % 4 in (0, 1)}
+    assert store.subtree_paper_ids("a0") == expected
+    assert store.subtree_paper_ids("root") == {p.id for p in ps}
+
+    leaf = store.assignments(topic_id="a00")
+    assert [a.score for a in leaf] == sorted((a.score for a in leaf), reverse=True)
+    assert all(a.origin == "cluster" for a in leaf)
+    store.upsert_assignments(
+        [Assignment(paper_id=ps[0].id, topic_id="a11", score=0.9, origin="human")]
+    )
+    mine = {a.topic_id: a for a in store.assignments(paper_id=ps[0].id)}
+    assert set(mine) == {"a00", "a11"} and mine["a11"].origin == "human"
+    store.upsert_assignments(
+        [Assignment(paper_id=ps[0].id, topic_id="a11", score=0.4, origin="corrector")]
+    )
+    assert store.assignments(paper_id=ps[0].id, topic_id="a11")[0].score == 0.4
+    assert store.remove_assignment(ps[0].id, "a11") is True
+    assert store.remove_assignment(ps[0].id, "a11") is False
+
+
+def test_rebuild_replaces_tree_but_keeps_papers_corrections_and_embeddings(store):
+    ps = papers()
+    store.upsert_papers(ps)
+    store.set_embeddings(vectors(ps))
+    store.replace_hierarchy(tree(ps, "a"))
+    store.append_correction(Correction(kind="rename", actor="ann", payload={"topic": "a0"}))
+    store.replace_hierarchy(tree(ps, "b"))
+    assert {t.id for t in store.topics()} == {"root", "b0", "b1", "b00", "b01", "b10", "b11"}
+    assert {a.topic_id for a in store.assignments()} == {"b00", "b01", "b10", "b11"}
+    assert len(store.assignments()) == 30
+    assert store.paper_count() == 30
+    assert [c.kind for c in store.corrections()] == ["rename"]
+    assert len(store.get_embeddings()) == 30
+
+
+def test_embeddings_and_semantic_search(store):
+    ps = papers()
+    store.upsert_papers(ps)
+    vs = vectors(ps)
+    store.set_embeddings(vs)
+    got = store.get_embeddings([ps[1].id, ps[2].id, "missing"])
+    assert set(got) == {ps[1].id, ps[2].id}
+    np.testing.assert_allclose(got[ps[1].id], vs[ps[1].id], rtol=1e-6)
+    hits = store.semantic_search(vs[ps[4].id], k=5)
+    assert hits[0][0] == ps[4].id and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert len(hits) == 5 and [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+def test_fulltext_search(store):
+    store.upsert_papers(papers())
+    hits = store.fulltext_search("interpretability", k=50)
+    ids = {pid for pid, _ in hits}
+    assert ids == {p.id for k, p in enumerate(papers()) if 4 in (k % 6, (k + 1) % 6)}
+    # Query syntax in user text is taken as words, never as an error.
+    ranked = store.fulltext_search('interpretability AND ("', k=len(ids))
+    assert {i for i, _ in ranked} == ids
+    assert store.fulltext_search('( " *', k=5) == []
+    assert store.fulltext_search("zebra", k=5) == []
+
+
+def test_corrections_log_is_append_only(store):
+    first = store.append_correction(Correction(kind="move", actor="ann", payload={"p": "1"}))
+    second = store.append_correction(Correction(kind="undo", actor="bob", payload={"of": 1}))
+    assert second.id > first.id
+    log = store.corrections()
+    assert [(c.kind, c.actor, c.payload) for c in log] == [
+        ("move", "ann", {"p": "1"}),
+        ("undo", "bob", {"of": 1}),
+    ]
+    assert not any(
+        name.startswith(("delete", "remove")) and "correction" in name for name in dir(store)
+    )
+
+
+def test_sqlite_refuses_deleting_corrections(tmp_path):
+    s = open_empty_store("sqlite", tmp_path)
+    s.append_correction(Correction(kind="move", actor="ann"))
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        s._db.execute("DELETE FROM corrections")
+    s.close()
+
+
+def test_meta_and_newer_schema_is_refused(store, tmp_path):
+    store.set_meta("watermark:arxiv", "2025-01-01")
+    store.set_meta("watermark:arxiv", "2025-02-01")
+    assert store.get_meta("watermark:arxiv") == "2025-02-01"
+    assert store.get_meta("missing") is None
+    assert store.all_meta()["watermark:arxiv"] == "2025-02-01"
+    store.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    with pytest.raises(StoreError, match="newer than this Hierograph"):
+        type(store)(**_reopen_args(store))
+    store.set_meta("schema_version", str(SCHEMA_VERSION))
+
+
+def _reopen_args(store) -> dict:
+    if hasattr(store, "path"):
+        return {"path": store.path}
+    from hierograph.settings import load_settings
+
+    s = load_settings()
+    return {
+        "uri": s.neo4j_uri,
+        "user": s.neo4j_user,
+        "password": s.neo4j_password.get_secret_value(),
+        "database": s.neo4j_database,
+    }
+
+
+def test_both_stores_agree_on_semantic_search_and_sync_copies_everything(tmp_path):
+    lite = open_empty_store("sqlite", tmp_path / "lite")
+    neo = open_empty_store("neo4j", tmp_path / "neo")
+    ps = papers(60)
+    vs = vectors(ps)
+    lite.upsert_papers(ps)
+    lite.set_embeddings(vs)
+    lite.replace_hierarchy(tree(ps))
+    lite.append_correction(Correction(kind="move", actor="ann", payload={"p": ps[0].id}))
+    lite.set_meta("last_build", "x")
+    counts = copy_graph(lite, neo)
+    assert counts == {"papers": 60, "topics": 7, "corrections": 1}
+    assert copy_graph(lite, neo)["corrections"] == 0, "sync is idempotent"
+    for q in range(5):
+        query = vs[ps[q * 7].id] + 0.3 * vs[ps[q].id]
+        a, b = lite.semantic_search(query, 10), neo.semantic_search(query, 10)
+        assert [i for i, _ in a] == [i for i, _ in b]
+        np.testing.assert_allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+    assert list(neo.iter_papers()) == list(lite.iter_papers())
+    assert neo.topics() == lite.topics()
+    assert neo.assignments() == lite.assignments()
+    assert [c.payload for c in neo.corrections()] == [c.payload for c in lite.corrections()]
+    assert neo.get_meta("last_build") == "x"
+    back = open_empty_store("sqlite", tmp_path / "back")
+    copy_graph(neo, back)
+    assert list(back.iter_papers()) == list(lite.iter_papers())
+    assert back.assignments() == lite.assignments()
+    for s in (lite, neo, back):
+        s.close()

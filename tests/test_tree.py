@@ -1,0 +1,96 @@
+"""Invariants of the tree built from the supplied corpus with the real embedding model."""
+
+from collections import Counter
+
+import networkx as nx
+
+from hierograph.graph.sqlite_store import SqliteStore
+from hierograph.hierarchy.build import build_hierarchy
+
+from .conftest import seeded_home
+
+
+def _graph(store) -> nx.DiGraph:
+    g = nx.DiGraph()
+    for t in store.topics():
+        g.add_node(t.id)
+        if t.parent:
+            g.add_edge(t.parent, t.id)
+    return g
+
+
+def test_topics_form_one_tree_at_least_two_levels_deep(built_store):
+    topics = built_store.topics()
+    g = _graph(built_store)
+    assert nx.is_arborescence(g)
+    [root] = [t for t in topics if t.parent is None]
+    assert root.level == 0
+    by_id = {t.id: t for t in topics}
+    for t in topics:
+        if t.parent:
+            assert t.level == by_id[t.parent].level + 1
+    assert max(t.level for t in topics) >= 2
+
+
+def test_every_paper_sits_in_a_leaf_and_no_topic_is_empty(built_store):
+    g = _graph(built_store)
+    leaves = {n for n in g if g.out_degree(n) == 0}
+    placed = Counter()
+    for a in built_store.assignments():
+        assert a.topic_id in leaves, "papers are assigned to leaves only"
+        assert 0.0 <= a.score <= 1.0 and a.origin == "cluster"
+        placed[a.paper_id] += 1
+    ids = {p.id for p in built_store.iter_papers()}
+    assert set(placed) == ids
+    for t in built_store.topics():
+        below = built_store.subtree_paper_ids(t.id)
+        assert below, f"empty topic {t.label}"
+        assert t.size == len(below)
+        assert t.label and (t.parent is None or t.keywords)
+
+
+def test_sibling_labels_are_distinct(built_store):
+    topics = built_store.topics()
+    for parent in {t.parent for t in topics if t.parent}:
+        labels = [t.label for t in topics if t.parent == parent]
+        assert len(labels) == len(set(labels))
+
+
+def _leaf_of(store, title_start: str) -> str:
+    [paper] = [p for p in store.iter_papers() if p.title.startswith(title_start)]
+    [a] = store.assignments(paper_id=paper.id)
+    return a.topic_id
+
+
+def test_non_alignment_papers_do_not_share_a_leaf_with_preference_optimization(built_store):
+    off_topic = [
+        "Embed-Search-Align: DNA Sequence Alignment",
+        "LLM-Align: Utilizing Large Language Models for Entity Alignment",
+        "Exploring Optimal Transport-Based Multi-Grained Alignments for Text-Molecule",
+        "Align With Purpose: Optimize Desired Properties in CTC Models",
+    ]
+    # The preference-optimization method papers of the corpus (it has no DPO paper itself).
+    preference = [
+        "Preference Ranking Optimization for Human Alignment",
+        "Binary Classifier Optimization for Large Language Model Alignment",
+        "The Hitchhiker's Guide to Human Alignment with *PO",
+    ]
+    off_leaves = {_leaf_of(built_store, t) for t in off_topic}
+    pref_leaves = {_leaf_of(built_store, t) for t in preference}
+    assert not off_leaves & pref_leaves
+
+
+def test_same_input_and_seed_give_the_same_tree(built_corpus, embedding_cache, tmp_path):
+    again = seeded_home(tmp_path / "again", embedding_cache)
+    with SqliteStore(built_corpus.db_path()) as first, SqliteStore(again.db_path()) as second:
+        second.upsert_papers(list(first.iter_papers()))
+        report = build_hierarchy(second, again, show_progress=False)
+        assert report.embedded == 0, "the embedding cache serves a second build"
+
+        def shape(store):
+            return (
+                [(t.id, t.parent, t.level, t.label, t.keywords, t.size) for t in store.topics()],
+                [(a.paper_id, a.topic_id, a.score) for a in store.assignments()],
+            )
+
+        assert shape(first) == shape(second)
