@@ -15,10 +15,10 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[dev]"
 
 demo: install
 	$(BIN)/hierograph ingest data/hf-papers-alignment.txt

@@ -22,5 +22,6 @@ def open_store(settings: Settings, kind: str | None = None) -> GraphStore:
             password=settings.neo4j_password.get_secret_value(),
             database=settings.neo4j_database,
             batch_size=settings.neo4j_batch_size,
+            retry_seconds=settings.neo4j_retry_seconds,
         )
     raise ValueError(f"unknown store {kind!r}; use 'sqlite' or 'neo4j'")

@@ -64,11 +64,14 @@ class Neo4jStore(GraphStore):
         password: str,
         database: str = "neo4j",
         batch_size: int = 1000,
+        retry_seconds: float = 30.0,
     ) -> None:
         self.uri = uri
         self.database = database
         self.batch_size = batch_size
-        self._driver: Driver = GraphDatabase.driver(uri, auth=(user, password))
+        self._driver: Driver = GraphDatabase.driver(
+            uri, auth=(user, password), max_transaction_retry_time=retry_seconds
+        )
         try:
             self._driver.verify_connectivity()
         except AuthError as e:

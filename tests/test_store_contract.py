@@ -248,3 +248,10 @@ def test_both_stores_agree_on_semantic_search_and_sync_copies_everything(tmp_pat
     assert back.assignments() == lite.assignments()
     for s in (lite, neo, back):
         s.close()
+
+
+def test_older_schema_is_migrated(store):
+    store.set_meta("schema_version", "0")
+    reopened = type(store)(**_reopen_args(store))
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
+    reopened.close()
