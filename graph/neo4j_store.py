@@ -119,11 +119,14 @@ class Neo4jStore(GraphStore):
                 f"the graph at {self.uri} has schema version {current}, newer than this "
                 f"Hierograph ({SCHEMA_VERSION}); upgrade Hierograph or use another database."
             )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[version]:
-                with self._driver.session(database=self.database) as session:
+        # Every statement is idempotent (IF NOT EXISTS), so all run at each open: a database
+        # at the current version still gets indexes added to its version's list later.
+        for version in range(1, SCHEMA_VERSION + 1):
+            with self._driver.session(database=self.database) as session:
+                for statement in _MIGRATIONS[version]:
                     session.run(statement).consume()  # schema statements: auto-commit only
-            self.set_meta("schema_version", str(version))
+            if version > current:
+                self.set_meta("schema_version", str(version))
 
     def get_meta_safe(self, key: str) -> str | None:
         """get_meta before the schema exists (a fresh database has no Meta label yet)."""
@@ -303,6 +306,33 @@ class Neo4jStore(GraphStore):
             "RETURN t {.*, parent: p.id} AS t ORDER BY t.level, t.id"
         )
         return [Topic(**r["t"]) for r in rows]
+
+    def upsert_topics(self, topics: Iterable[Topic]) -> None:
+        rows = [{"props": t.model_dump(exclude={"parent"}), "parent": t.parent} for t in topics]
+
+        def work(tx: ManagedTransaction) -> None:
+            for row in rows:  # in order: a parent created earlier in `topics` is found
+                tx.run(
+                    "MERGE (t:Topic {id: $props.id}) SET t = $props WITH t "
+                    "OPTIONAL MATCH (t)-[old:SUBTOPIC_OF]->() DELETE old WITH DISTINCT t "
+                    "OPTIONAL MATCH (p:Topic {id: $parent}) "
+                    "FOREACH (_ IN CASE WHEN p IS NULL THEN [] ELSE [1] END | "
+                    "CREATE (t)-[:SUBTOPIC_OF]->(p))",
+                    props=row["props"],
+                    parent=row["parent"],
+                ).consume()
+
+        self._write(work)
+
+    def delete_topic(self, topic_id: str) -> None:
+        def work(tx: ManagedTransaction) -> None:
+            if tx.run(
+                "MATCH (:Topic)-[:SUBTOPIC_OF]->(t:Topic {id: $id}) RETURN 1 LIMIT 1", id=topic_id
+            ).single():
+                raise StoreError(f"topic {topic_id} has subtopics; move or delete them first")
+            tx.run("MATCH (t:Topic {id: $id}) DETACH DELETE t", id=topic_id).consume()
+
+        self._write(work)
 
     def get_topic(self, topic_id: str) -> Topic | None:
         rows = self._read(

@@ -50,14 +50,15 @@ class SqliteStore(GraphStore):
         self._check_schema()
 
     def _check_schema(self) -> None:
-        found = self.get_meta("schema_version")
-        if found is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(found) > SCHEMA_VERSION:
+        found = int(self.get_meta("schema_version") or 0)
+        if found > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {found}, newer than this Hierograph "
                 f"({SCHEMA_VERSION}); upgrade Hierograph or point HIEROGRAPH_HOME elsewhere."
             )
+        # _SCHEMA is idempotent (IF NOT EXISTS) and has just run: an older file is now current.
+        if found < SCHEMA_VERSION:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     # --- papers ---
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
@@ -162,6 +163,22 @@ class SqliteStore(GraphStore):
     def topics(self) -> list[Topic]:
         rows = self._db.execute("SELECT record FROM topics ORDER BY level, id")
         return [Topic.model_validate_json(r[0]) for r in rows]
+
+    def upsert_topics(self, topics: Iterable[Topic]) -> None:
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO topics(id, parent, level, record) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET parent=excluded.parent, level=excluded.level, "
+                "record=excluded.record",
+                [(t.id, t.parent, t.level, t.model_dump_json()) for t in topics],
+            )
+
+    def delete_topic(self, topic_id: str) -> None:
+        with self._tx():
+            if self._db.execute("SELECT 1 FROM topics WHERE parent = ?", (topic_id,)).fetchone():
+                raise StoreError(f"topic {topic_id} has subtopics; move or delete them first")
+            self._db.execute("DELETE FROM assignments WHERE topic_id = ?", (topic_id,))
+            self._db.execute("DELETE FROM topics WHERE id = ?", (topic_id,))
 
     def get_topic(self, topic_id: str) -> Topic | None:
         row = self._db.execute("SELECT record FROM topics WHERE id = ?", (topic_id,)).fetchone()

@@ -76,6 +76,16 @@ class GraphStore(ABC):
     def get_topic(self, topic_id: str) -> Topic | None: ...
 
     @abstractmethod
+    def upsert_topics(self, topics: Iterable[Topic]) -> None:
+        """Add topics to the current tree or update them in place (label, summary, keywords,
+        level, size, parent); the rest of the tree is untouched. Parents must exist or come
+        earlier in `topics`."""
+
+    @abstractmethod
+    def delete_topic(self, topic_id: str) -> None:
+        """Remove a topic and its assignments. Refused (StoreError) while it has children."""
+
+    @abstractmethod
     def assignments(
         self, *, topic_id: str | None = None, paper_id: str | None = None
     ) -> list[Assignment]:

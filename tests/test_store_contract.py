@@ -255,3 +255,22 @@ def test_older_schema_is_migrated(store):
     reopened = type(store)(**_reopen_args(store))
     assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
     reopened.close()
+
+
+def test_topics_are_edited_in_place(store):
+    ps = papers()
+    store.upsert_papers(ps)
+    store.replace_hierarchy(tree(ps))
+    renamed = store.get_topic("a00").model_copy(update={"label": "Renamed", "keywords": ["z"]})
+    new_leaf = Topic(id="a02", label="New leaf", parent="a0", level=2)
+    moved = store.get_topic("a10").model_copy(update={"parent": "a0"})
+    store.upsert_topics([renamed, new_leaf, moved])
+    assert store.get_topic("a00").label == "Renamed" and store.get_topic("a00").keywords == ["z"]
+    assert [t.id for t in store.children("a0")] == ["a00", "a01", "a02", "a10"]
+    assert [t.id for t in store.children("a1")] == ["a11"]
+    assert len(store.assignments(topic_id="a00")) > 0, "editing a topic keeps its papers"
+    with pytest.raises(StoreError, match="subtopics"):
+        store.delete_topic("a0")
+    store.delete_topic("a00")
+    assert store.get_topic("a00") is None and store.assignments(topic_id="a00") == []
+    assert len(store.topics()) == 7
