@@ -28,6 +28,15 @@ class Paper(BaseModel):
     url: str | None = None
     code_urls: list[str] = Field(default_factory=list)
     urls: list[str] = Field(default_factory=list)
+    # --- live sources (arXiv Atom API, Hugging Face daily papers; issue 4) ---
+    version: int | None = Field(None, description="Latest arXiv version number.")
+    updated: str | None = Field(None, description="When arXiv last updated the record.")
+    primary_category: str | None = None
+    journal_ref: str | None = None
+    withdrawn: bool = False
+    upvotes: int | None = Field(None, description="Hugging Face daily-papers upvotes.")
+    github_repo: str | None = None
+    project_page: str | None = None
 
     def text(self) -> str:
         """What gets embedded: the title carries the most signal per token, so it comes first."""
@@ -82,3 +91,13 @@ class Hierarchy(BaseModel):
 
     def root(self) -> Topic:
         return next(t for t in self.topics if t.parent is None)
+
+
+class Facet(BaseModel):
+    """(:Paper)-[:HAS_FACET {score, origin}]->(:FacetValue {dimension, value})."""
+
+    paper_id: str
+    dimension: str
+    value: str
+    score: float = 1.0
+    origin: Literal["rule", "embedding", "llm", "human"] = "embedding"

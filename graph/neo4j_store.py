@@ -12,7 +12,22 @@ import numpy as np
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
-from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
+from hierograph.graph.method_models import (
+    CodeLink,
+    Implementation,
+    Method,
+    MethodLink,
+    Repository,
+    TopicMethod,
+)
+from hierograph.graph.models import (
+    Assignment,
+    Correction,
+    Facet,
+    Hierarchy,
+    Paper,
+    Topic,
+)
 from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError, UpsertResult
 from hierograph.ingest.ids import title_key
 
@@ -30,6 +45,13 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX paper_title_key IF NOT EXISTS FOR (p:Paper) ON (p.title_key)",
         f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS "
         "FOR (p:Paper) ON EACH [p.title, p.abstract]",
+        # methods, implementations and code links (issue 6)
+        "CREATE CONSTRAINT method_id IF NOT EXISTS FOR (m:Method) REQUIRE m.id IS UNIQUE",
+        "CREATE CONSTRAINT implementation_id IF NOT EXISTS "
+        "FOR (i:Implementation) REQUIRE i.id IS UNIQUE",
+        "CREATE CONSTRAINT repository_url IF NOT EXISTS FOR (r:Repository) REQUIRE r.url IS UNIQUE",
+        "CREATE CONSTRAINT facet_value IF NOT EXISTS "
+        "FOR (f:FacetValue) REQUIRE (f.dimension, f.value) IS UNIQUE",
     ],
 }
 
@@ -413,8 +435,207 @@ class Neo4jStore(GraphStore):
         )
         return {r["k"]: r["v"] for r in rows}
 
+    # --- facets (issue 10) ---
+    def replace_facets(self, facets: Iterable[Facet]) -> None:
+        rows = [f.model_dump() for f in facets]
+        pairs = sorted({(r["paper_id"], r["dimension"]) for r in rows})
+
+        def work(tx: ManagedTransaction) -> None:
+            for batch in _batches(pairs, self.batch_size):
+                tx.run(
+                    "UNWIND $rows AS row MATCH (:Paper {id: row[0]})-[h:HAS_FACET]->"
+                    "(f:FacetValue {dimension: row[1]}) DELETE h",
+                    rows=batch,
+                ).consume()
+            for batch in _batches(rows, self.batch_size):
+                tx.run(
+                    "UNWIND $rows AS row MATCH (p:Paper {id: row.paper_id}) "
+                    "MERGE (f:FacetValue {dimension: row.dimension, value: row.value}) "
+                    "MERGE (p)-[h:HAS_FACET]->(f) SET h.score = row.score, h.origin = row.origin",
+                    rows=batch,
+                ).consume()
+
+        self._write(work)
+
+    def facets(self, *, paper_id: str | None = None, dimension: str | None = None) -> list[Facet]:
+        rows = self._read(
+            "MATCH (p:Paper)-[h:HAS_FACET]->(f:FacetValue) "
+            "WHERE ($paper IS NULL OR p.id = $paper) AND ($dim IS NULL OR f.dimension = $dim) "
+            "RETURN p.id AS paper_id, f.dimension AS dimension, f.value AS value, "
+            "h.score AS score, h.origin AS origin ORDER BY paper_id, dimension, score DESC, value",
+            paper=paper_id,
+            dim=dimension,
+        )
+        return [Facet(**r.data()) for r in rows]
+
     def close(self) -> None:
         self._driver.close()
+
+    # --- live sources / refresh (issue 4) ---
+    def replace_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        new = updated = unchanged = 0
+        for batch in _batches(papers, self.batch_size):
+            old = {p.id: p for p in self._papers_by_id([p.id for p in batch])}
+            rows = []
+            for paper in batch:
+                if old.get(paper.id) == paper:
+                    unchanged += 1
+                    continue
+                new, updated = (new + 1, updated) if paper.id not in old else (new, updated + 1)
+                # Nulls kept: `SET p += row` removes a property set to null, so a field the new
+                # record lacks is cleared, while the embedding (not a Paper field) stays.
+                rows.append({**paper.model_dump(), "title_key": title_key(paper.title)})
+            if rows:
+                self._run(
+                    "UNWIND $rows AS row MERGE (p:Paper {id: row.id}) SET p += row", rows=rows
+                )
+        return UpsertResult(new, updated, unchanged)
+
+    # --- methods, implementations and code links (issue 6) ---
+    def replace_methods(self, methods: Sequence[Method]) -> None:
+        rows = [
+            {
+                "props": m.model_dump(exclude={"implementations"}, exclude_none=True),
+                "impls": [
+                    {"id": i.id, "record": i.model_dump_json(), "position": n}
+                    for n, i in enumerate(m.implementations)
+                ],
+            }
+            for m in methods
+        ]
+
+        def work(tx: ManagedTransaction) -> None:
+            ids = [r["props"]["id"] for r in rows]
+            tx.run("MATCH (m:Method) WHERE NOT m.id IN $ids DETACH DELETE m", ids=ids).consume()
+            tx.run("MATCH (:Method)-[r:IMPLEMENTED_BY]->() DELETE r").consume()
+            for batch in _batches(rows, self.batch_size):
+                tx.run(
+                    "UNWIND $rows AS row MERGE (m:Method {id: row.props.id}) SET m = row.props "
+                    "WITH m, row UNWIND row.impls AS impl "
+                    "MERGE (i:Implementation {id: impl.id}) SET i.record = impl.record "
+                    "CREATE (m)-[:IMPLEMENTED_BY {position: impl.position}]->(i)",
+                    rows=batch,
+                ).consume()
+            tx.run(
+                "MATCH (i:Implementation) WHERE NOT ()-[:IMPLEMENTED_BY]->(i) DELETE i"
+            ).consume()
+
+        self._write(work)
+
+    def methods(self) -> list[Method]:
+        rows = self._read(
+            "MATCH (m:Method) OPTIONAL MATCH (m)-[r:IMPLEMENTED_BY]->(i:Implementation) "
+            "WITH m, r, i ORDER BY r.position "
+            "RETURN m {.*} AS m, [x IN collect(i.record) WHERE x IS NOT NULL] AS impls "
+            "ORDER BY m.id"
+        )
+        return [
+            Method(
+                **r["m"],
+                implementations=[Implementation.model_validate_json(x) for x in r["impls"]],
+            )
+            for r in rows
+        ]
+
+    def replace_method_links(self, links: Iterable[MethodLink]) -> None:
+        # One edge per (paper, method): the last link given wins, as in SQLite.
+        rows = list({(x.paper_id, x.method_id): x.model_dump() for x in links}.values())
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run("MATCH (:Paper)-[r:PROPOSES|USES]->(:Method) DELETE r").consume()
+            for relation in ("PROPOSES", "USES"):
+                chosen = [r for r in rows if r["relation"] == relation]
+                for batch in _batches(chosen, self.batch_size):
+                    tx.run(
+                        "UNWIND $rows AS row MATCH (p:Paper {id: row.paper_id}), "
+                        f"(m:Method {{id: row.method_id}}) CREATE (p)-[:{relation} "
+                        "{evidence: row.evidence}]->(m)",
+                        rows=batch,
+                    ).consume()
+
+        self._write(work)
+
+    def method_links(
+        self, *, paper_id: str | None = None, method_id: str | None = None
+    ) -> list[MethodLink]:
+        rows = self._read(
+            "MATCH (p:Paper)-[r:PROPOSES|USES]->(m:Method) "
+            "WHERE ($paper IS NULL OR p.id = $paper) AND ($method IS NULL OR m.id = $method) "
+            "RETURN p.id AS paper_id, m.id AS method_id, type(r) AS relation, "
+            "r.evidence AS evidence ORDER BY method_id, relation = 'USES', paper_id",
+            paper=paper_id,
+            method=method_id,
+        )
+        return [MethodLink(**r.data()) for r in rows]
+
+    def replace_topic_methods(self, rows: Iterable[TopicMethod]) -> None:
+        data = [r.model_dump() for r in rows]
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run("MATCH (:Topic)-[r:ABOUT]->(:Method) DELETE r").consume()
+            for batch in _batches(data, self.batch_size):
+                tx.run(
+                    "UNWIND $rows AS row MATCH (t:Topic {id: row.topic_id}), "
+                    "(m:Method {id: row.method_id}) "
+                    "MERGE (t)-[r:ABOUT]->(m) SET r.score = row.score, r.papers = row.papers",
+                    rows=batch,
+                ).consume()
+
+        self._write(work)
+
+    def topic_methods(
+        self, *, topic_id: str | None = None, method_id: str | None = None
+    ) -> list[TopicMethod]:
+        rows = self._read(
+            "MATCH (t:Topic)-[r:ABOUT]->(m:Method) "
+            "WHERE ($topic IS NULL OR t.id = $topic) AND ($method IS NULL OR m.id = $method) "
+            "RETURN t.id AS topic_id, m.id AS method_id, r.score AS score, r.papers AS papers "
+            "ORDER BY topic_id, score DESC, method_id",
+            topic=topic_id,
+            method=method_id,
+        )
+        return [TopicMethod(**r.data()) for r in rows]
+
+    def replace_code_links(self, links: Iterable[CodeLink]) -> None:
+        data = [x.model_dump() for x in links]
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run("MATCH (:Paper)-[r:HAS_CODE]->(:Repository) DELETE r").consume()
+            for batch in _batches(data, self.batch_size):
+                tx.run(
+                    "UNWIND $rows AS row MATCH (p:Paper {id: row.paper_id}) "
+                    "MERGE (r:Repository {url: row.url}) MERGE (p)-[:HAS_CODE]->(r)",
+                    rows=batch,
+                ).consume()
+
+        self._write(work)
+
+    def code_links(self, *, paper_id: str | None = None, url: str | None = None) -> list[CodeLink]:
+        rows = self._read(
+            "MATCH (p:Paper)-[:HAS_CODE]->(r:Repository) "
+            "WHERE ($paper IS NULL OR p.id = $paper) AND ($url IS NULL OR r.url = $url) "
+            "RETURN p.id AS paper_id, r.url AS url ORDER BY paper_id, url",
+            paper=paper_id,
+            url=url,
+        )
+        return [CodeLink(**r.data()) for r in rows]
+
+    def repositories(self) -> list[Repository]:
+        rows = self._read(
+            "MATCH (r:Repository) RETURN r.url AS url, r.status AS status, r.ok AS ok, "
+            "r.checked_at AS checked_at, r.error AS error ORDER BY url"
+        )
+        return [Repository(**r.data()) for r in rows]
+
+    def record_link_checks(self, repos: Iterable[Repository]) -> None:
+        rows = [r.model_dump() for r in repos]
+        for batch in _batches(rows, self.batch_size):
+            self._run(
+                "UNWIND $rows AS row MERGE (r:Repository {url: row.url}) "
+                "SET r.status = row.status, r.ok = row.ok, r.checked_at = row.checked_at, "
+                "r.error = row.error",
+                rows=batch,
+            )
 
 
 _CREATE_ASSIGNMENTS = (

@@ -10,7 +10,22 @@ from pathlib import Path
 
 import numpy as np
 
-from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
+from hierograph.graph.method_models import (
+    CodeLink,
+    Implementation,
+    Method,
+    MethodLink,
+    Repository,
+    TopicMethod,
+)
+from hierograph.graph.models import (
+    Assignment,
+    Correction,
+    Facet,
+    Hierarchy,
+    Paper,
+    Topic,
+)
 from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError, UpsertResult
 from hierograph.ingest.ids import title_key
 
@@ -36,6 +51,31 @@ BEGIN SELECT RAISE(ABORT, 'the corrections log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS corrections_no_update BEFORE UPDATE ON corrections
 BEGIN SELECT RAISE(ABORT, 'the corrections log is append-only'); END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- methods, implementations and code links (issue 6)
+CREATE TABLE IF NOT EXISTS methods (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS implementations (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS method_implementations (
+    method_id TEXT NOT NULL, implementation_id TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (method_id, implementation_id)
+);
+CREATE TABLE IF NOT EXISTS method_links (
+    paper_id TEXT NOT NULL, method_id TEXT NOT NULL, relation TEXT NOT NULL,
+    evidence TEXT NOT NULL, PRIMARY KEY (paper_id, method_id)
+);
+CREATE TABLE IF NOT EXISTS topic_methods (
+    topic_id TEXT NOT NULL, method_id TEXT NOT NULL, score REAL NOT NULL,
+    papers INTEGER NOT NULL, PRIMARY KEY (topic_id, method_id)
+);
+CREATE TABLE IF NOT EXISTS repositories (
+    url TEXT PRIMARY KEY, status INTEGER, ok INTEGER, checked_at TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS code_links (
+    paper_id TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (paper_id, url)
+);
+CREATE TABLE IF NOT EXISTS facets (
+    paper_id TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL, score REAL NOT NULL,
+    origin TEXT NOT NULL, PRIMARY KEY (paper_id, dimension, value)
+);
 """
 
 
@@ -59,6 +99,18 @@ class SqliteStore(GraphStore):
         # _SCHEMA is idempotent (IF NOT EXISTS) and has just run: an older file is now current.
         if found < SCHEMA_VERSION:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
+        if self.get_meta("fts_rowids") != "paper":
+            self._reindex_fulltext()
+
+    def _reindex_fulltext(self) -> None:
+        """Early files keyed FTS rows by their own rowids; rows now share the paper's rowid."""
+        with self._tx():
+            self._db.execute("DELETE FROM papers_fts")
+            self._db.execute(
+                "INSERT INTO papers_fts(rowid, id, title, abstract) SELECT rowid, id, "
+                "json_extract(record, '$.title'), json_extract(record, '$.abstract') FROM papers"
+            )
+            self.set_meta("fts_rowids", "paper")
 
     # --- papers ---
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
@@ -74,16 +126,19 @@ class SqliteStore(GraphStore):
                     new += 1
                 else:
                     updated += 1
-                self._db.execute(
+                (rowid,) = self._db.execute(
                     "INSERT INTO papers(id, title_key, record) VALUES (?, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET title_key=excluded.title_key, "
-                    "record=excluded.record",
+                    "record=excluded.record RETURNING rowid",
                     (merged.id, title_key(merged.title), merged.model_dump_json()),
-                )
-                self._db.execute("DELETE FROM papers_fts WHERE id = ?", (merged.id,))
+                ).fetchone()
+                # The FTS row shares the paper's rowid: replacing it is an indexed lookup, where
+                # matching on the unindexed id column would scan the whole FTS table.
+                if old is not None:
+                    self._db.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
                 self._db.execute(
-                    "INSERT INTO papers_fts(id, title, abstract) VALUES (?, ?, ?)",
-                    (merged.id, merged.title, merged.abstract),
+                    "INSERT INTO papers_fts(rowid, id, title, abstract) VALUES (?, ?, ?, ?)",
+                    (rowid, merged.id, merged.title, merged.abstract),
                 )
         return UpsertResult(new, updated, unchanged)
 
@@ -248,11 +303,194 @@ class SqliteStore(GraphStore):
     def all_meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
+    # --- facets (issue 10) ---
+    def replace_facets(self, facets: Iterable[Facet]) -> None:
+        rows = list(facets)
+        with self._tx():
+            self._db.executemany(
+                "DELETE FROM facets WHERE paper_id = ? AND dimension = ?",
+                sorted({(f.paper_id, f.dimension) for f in rows}),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO facets VALUES (?, ?, ?, ?, ?)",
+                [(f.paper_id, f.dimension, f.value, f.score, f.origin) for f in rows],
+            )
+
+    def facets(self, *, paper_id: str | None = None, dimension: str | None = None) -> list[Facet]:
+        rows = self._db.execute(
+            "SELECT paper_id, dimension, value, score, origin FROM facets "
+            "WHERE (?1 IS NULL OR paper_id = ?1) AND (?2 IS NULL OR dimension = ?2) "
+            "ORDER BY paper_id, dimension, score DESC, value",
+            (paper_id, dimension),
+        )
+        return [
+            Facet(paper_id=p, dimension=d, value=v, score=sc, origin=o) for p, d, v, sc, o in rows
+        ]
+
     def close(self) -> None:
         self._db.close()
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)
+
+    # --- live sources / refresh (issue 4) ---
+    def replace_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        new = updated = unchanged = 0
+        with self._tx():
+            for paper in papers:
+                old = self.get_paper(paper.id)
+                if old == paper:
+                    unchanged += 1
+                    continue
+                new, updated = (new + 1, updated) if old is None else (new, updated + 1)
+                self._db.execute(
+                    "INSERT INTO papers(id, title_key, record) VALUES (?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET title_key=excluded.title_key, "
+                    "record=excluded.record",
+                    (paper.id, title_key(paper.title), paper.model_dump_json()),
+                )
+                self._db.execute("DELETE FROM papers_fts WHERE id = ?", (paper.id,))
+                self._db.execute(
+                    "INSERT INTO papers_fts(id, title, abstract) VALUES (?, ?, ?)",
+                    (paper.id, paper.title, paper.abstract),
+                )
+        return UpsertResult(new, updated, unchanged)
+
+    # --- methods, implementations and code links (issue 6) ---
+    def replace_methods(self, methods: Sequence[Method]) -> None:
+        keep = [m.id for m in methods]
+        with self._tx():
+            marks = ",".join("?" * len(keep))
+            for table in ("methods", "method_links", "topic_methods"):
+                column = "id" if table == "methods" else "method_id"
+                self._db.execute(f"DELETE FROM {table} WHERE {column} NOT IN ({marks})", keep)
+            self._db.execute("DELETE FROM method_implementations")
+            for m in methods:
+                self._db.execute(
+                    "INSERT INTO methods(id, record) VALUES (?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET record=excluded.record",
+                    (m.id, m.model_dump_json(exclude={"implementations"})),
+                )
+                for position, impl in enumerate(m.implementations):
+                    self._db.execute(
+                        "INSERT INTO implementations(id, record) VALUES (?, ?) "
+                        "ON CONFLICT(id) DO UPDATE SET record=excluded.record",
+                        (impl.id, impl.model_dump_json()),
+                    )
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO method_implementations VALUES (?, ?, ?)",
+                        (m.id, impl.id, position),
+                    )
+            self._db.execute(
+                "DELETE FROM implementations WHERE id NOT IN "
+                "(SELECT implementation_id FROM method_implementations)"
+            )
+
+    def methods(self) -> list[Method]:
+        impls: dict[str, list[Implementation]] = {}
+        for method_id, record in self._db.execute(
+            "SELECT mi.method_id, i.record FROM method_implementations mi "
+            "JOIN implementations i ON i.id = mi.implementation_id ORDER BY mi.method_id, position"
+        ):
+            impls.setdefault(method_id, []).append(Implementation.model_validate_json(record))
+        rows = self._db.execute("SELECT id, record FROM methods ORDER BY id")
+        return [
+            Method.model_validate_json(record).model_copy(
+                update={"implementations": impls.get(method_id, [])}
+            )
+            for method_id, record in rows
+        ]
+
+    def replace_method_links(self, links: Iterable[MethodLink]) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM method_links")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO method_links SELECT ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM papers WHERE id = ?) "
+                "AND EXISTS (SELECT 1 FROM methods WHERE id = ?)",
+                [
+                    (x.paper_id, x.method_id, x.relation, x.evidence, x.paper_id, x.method_id)
+                    for x in links
+                ],
+            )
+
+    def method_links(
+        self, *, paper_id: str | None = None, method_id: str | None = None
+    ) -> list[MethodLink]:
+        rows = self._db.execute(
+            "SELECT paper_id, method_id, relation, evidence FROM method_links "
+            "WHERE (?1 IS NULL OR paper_id = ?1) AND (?2 IS NULL OR method_id = ?2) "
+            "ORDER BY method_id, relation = 'USES', paper_id",
+            (paper_id, method_id),
+        )
+        return [MethodLink(paper_id=p, method_id=m, relation=r, evidence=e) for p, m, r, e in rows]
+
+    def replace_topic_methods(self, rows: Iterable[TopicMethod]) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM topic_methods")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO topic_methods SELECT ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM topics WHERE id = ?) "
+                "AND EXISTS (SELECT 1 FROM methods WHERE id = ?)",
+                [
+                    (r.topic_id, r.method_id, r.score, r.papers, r.topic_id, r.method_id)
+                    for r in rows
+                ],
+            )
+
+    def topic_methods(
+        self, *, topic_id: str | None = None, method_id: str | None = None
+    ) -> list[TopicMethod]:
+        # Only edges to topics of the current tree: a rebuild may have removed the topic.
+        rows = self._db.execute(
+            "SELECT topic_id, method_id, score, papers FROM topic_methods "
+            "WHERE topic_id IN (SELECT id FROM topics) "
+            "AND (?1 IS NULL OR topic_id = ?1) AND (?2 IS NULL OR method_id = ?2) "
+            "ORDER BY topic_id, score DESC, method_id",
+            (topic_id, method_id),
+        )
+        return [TopicMethod(topic_id=t, method_id=m, score=s, papers=n) for t, m, s, n in rows]
+
+    def replace_code_links(self, links: Iterable[CodeLink]) -> None:
+        links = list(links)
+        with self._tx():
+            self._db.execute("DELETE FROM code_links")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO repositories(url) SELECT ? "
+                "WHERE EXISTS (SELECT 1 FROM papers WHERE id = ?)",
+                [(x.url, x.paper_id) for x in links],
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO code_links SELECT ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM papers WHERE id = ?)",
+                [(x.paper_id, x.url, x.paper_id) for x in links],
+            )
+
+    def code_links(self, *, paper_id: str | None = None, url: str | None = None) -> list[CodeLink]:
+        rows = self._db.execute(
+            "SELECT paper_id, url FROM code_links WHERE (?1 IS NULL OR paper_id = ?1) "
+            "AND (?2 IS NULL OR url = ?2) ORDER BY paper_id, url",
+            (paper_id, url),
+        )
+        return [CodeLink(paper_id=p, url=u) for p, u in rows]
+
+    def repositories(self) -> list[Repository]:
+        rows = self._db.execute(
+            "SELECT url, status, ok, checked_at, error FROM repositories ORDER BY url"
+        )
+        return [
+            Repository(url=u, status=s, ok=None if ok is None else bool(ok), checked_at=c, error=e)
+            for u, s, ok, c, e in rows
+        ]
+
+    def record_link_checks(self, repos: Iterable[Repository]) -> None:
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO repositories(url, status, ok, checked_at, error) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(url) DO UPDATE SET status=excluded.status, ok=excluded.ok, "
+                "checked_at=excluded.checked_at, error=excluded.error",
+                [(r.url, r.status, r.ok, r.checked_at, r.error) for r in repos],
+            )
 
 
 class _Transaction:

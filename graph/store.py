@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
+from hierograph.graph.method_models import (
+    CodeFor,
+    CodeLink,
+    Method,
+    MethodLink,
+    Repository,
+    TopicMethod,
+)
+from hierograph.graph.models import Assignment, Correction, Facet, Hierarchy, Paper, Topic
 
 SCHEMA_VERSION = 1
 
@@ -144,6 +152,78 @@ class GraphStore(ABC):
             if t.parent in below:
                 below.add(t.id)
         return {a.paper_id for a in self.assignments() if a.topic_id in below}
+
+    # --- live sources / refresh (issue 4) ---
+    @abstractmethod
+    def replace_papers(self, papers: Sequence[Paper]) -> UpsertResult:
+        """Write each record exactly as given (fields absent from it are cleared; the embedding
+        stays): a newer arXiv version updates the stored paper in place, where upsert_papers
+        would only fill gaps."""
+
+    # --- methods, implementations and code links (issue 6) ---
+    @abstractmethod
+    def replace_methods(self, methods: Sequence[Method]) -> None:
+        """Make the stored (:Method)-[:IMPLEMENTED_BY]->(:Implementation) graph exactly `methods`
+        (the registry): methods absent from it go, with their paper and topic links."""
+
+    @abstractmethod
+    def methods(self) -> list[Method]:
+        """All methods ordered by id, each with its implementations in registry order."""
+
+    @abstractmethod
+    def replace_method_links(self, links: Iterable[MethodLink]) -> None:
+        """Swap every (:Paper)-[:PROPOSES|USES]->(:Method) edge for `links`, atomically; at most
+        one edge per (paper, method); links naming an unknown paper or method are dropped."""
+
+    @abstractmethod
+    def method_links(
+        self, *, paper_id: str | None = None, method_id: str | None = None
+    ) -> list[MethodLink]:
+        """Paper→method edges, filtered; ordered by method id, PROPOSES first, then paper id."""
+
+    @abstractmethod
+    def replace_topic_methods(self, rows: Iterable[TopicMethod]) -> None:
+        """Swap every (:Topic)-[:ABOUT]->(:Method) edge for `rows` (unknown ends dropped)."""
+
+    @abstractmethod
+    def topic_methods(
+        self, *, topic_id: str | None = None, method_id: str | None = None
+    ) -> list[TopicMethod]:
+        """Topic→method edges of the current tree; ordered by topic id, score desc, method id."""
+
+    @abstractmethod
+    def replace_code_links(self, links: Iterable[CodeLink]) -> None:
+        """Swap every (:Paper)-[:HAS_CODE]->(:Repository) edge for `links` (unknown papers
+        dropped). Repositories are created as needed and keep their link-check status."""
+
+    @abstractmethod
+    def code_links(self, *, paper_id: str | None = None, url: str | None = None) -> list[CodeLink]:
+        """Paper→repository edges, filtered; ordered by paper id, then url."""
+
+    @abstractmethod
+    def repositories(self) -> list[Repository]:
+        """Every (:Repository), ordered by url."""
+
+    @abstractmethod
+    def record_link_checks(self, repos: Iterable[Repository]) -> None:
+        """Store each repository's status, ok, checked_at and error (creating it if new)."""
+
+    def code_for(self, concept: str) -> CodeFor:
+        """Methods for a method name or topic, with their papers and ranked implementations
+        (official repo of the canonical paper, then maintained libraries, then other repos)."""
+        from hierograph.graph.code_query import code_for
+
+        return code_for(self, concept)
+
+    # --- facets: dimensions beyond topic (issue 10) ---
+    @abstractmethod
+    def replace_facets(self, facets: Iterable[Facet]) -> None:
+        """Set papers' facet values: for each (paper, dimension) in `facets`, the values given
+        replace the paper's earlier values of that dimension."""
+
+    @abstractmethod
+    def facets(self, *, paper_id: str | None = None, dimension: str | None = None) -> list[Facet]:
+        """Facet values, filtered; ordered by paper id, dimension, descending score."""
 
     def __enter__(self) -> GraphStore:
         return self

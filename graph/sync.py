@@ -9,7 +9,7 @@ from hierograph.graph.store import GraphStore
 
 _BATCH = 1000
 # Each store keeps its own schema version; copying it would misreport the target's layout.
-_LOCAL_META = {"schema_version"}
+_LOCAL_META = {"schema_version", "fts_rowids"}
 
 
 def copy_graph(src: GraphStore, dst: GraphStore) -> dict[str, int]:

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hierograph.graph.models import Assignment, Hierarchy, Topic, utc_now
+from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy.cluster import HdbscanClusterer, KMeansSplitter, UmapReducer
+from hierograph.hierarchy.corrections import replay_corrections
 from hierograph.hierarchy.embed import Embedder
-from hierograph.hierarchy.label import KeywordLabeler
-from hierograph.hierarchy.tree import Node, TreeBuilder, content_id
+from hierograph.hierarchy.facets import EmbeddingFacetClassifier, LlmFacetExtractor
+from hierograph.hierarchy.label import KeywordLabeler, Label
+from hierograph.hierarchy.llm import LlmClient
+from hierograph.hierarchy.llm_label import LlmLabeler
+from hierograph.hierarchy.multilabel import SecondLeafAssigner
+from hierograph.hierarchy.stable_ids import IdMatch, StableIdMatcher, subtree_papers
+from hierograph.hierarchy.tree import FixedShapeBuilder, Guide, Node, TreeBuilder, content_id
 from hierograph.settings import Settings
 
 ROOT_ID = "root"
@@ -30,6 +36,9 @@ class BuildReport:
     depth: int
     embedded: int
     cached: int
+    multi_labeled: int
+    ids: IdMatch
+    llm: str | None = None
 
 
 def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
@@ -42,7 +51,55 @@ def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
     )
 
 
-def make_tree_builder(settings: Settings) -> TreeBuilder:
+class _KeywordStage:
+    """The keyword labeler behind the same `fit(papers, vectors)` as the LLM labeler."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.labeler = KeywordLabeler(n_keywords=settings.label_keywords)
+
+    def fit(self, papers: list[Paper], vectors: np.ndarray) -> _KeywordStage:
+        self.labeler.fit([p.text() for p in papers])
+        return self
+
+    def label_tree(self, root: Node) -> dict[int, Label]:
+        return self.labeler.label_tree(root)
+
+    def usage_summary(self) -> str | None:
+        return None
+
+
+def make_labeler(settings: Settings, client: LlmClient | None = None) -> _KeywordStage | LlmLabeler:
+    """Keyword labels unless an LLM is configured (settings.llm) or a client is given."""
+    if client is None and settings.llm == "none":
+        return _KeywordStage(settings)
+    return LlmLabeler(
+        client or _llm_client(settings),
+        KeywordLabeler(n_keywords=settings.label_keywords),
+        settings.llm_max_attempts,
+    )
+
+
+def make_facet_extractor(
+    settings: Settings, embedder: Embedder, client: LlmClient | None = None
+) -> EmbeddingFacetClassifier | LlmFacetExtractor:
+    zero_shot = EmbeddingFacetClassifier(embedder.encode).fit()
+    if not settings.llm_facets or (client is None and settings.llm == "none"):
+        return zero_shot
+    return LlmFacetExtractor(client or _llm_client(settings), zero_shot, settings.llm_max_attempts)
+
+
+def _llm_client(settings: Settings) -> LlmClient:
+    return LlmClient(
+        settings.llm,
+        cache_path=settings.llm_cache_path(),
+        concurrency=settings.llm_concurrency,
+        timeout=settings.llm_timeout,
+    )
+
+
+def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
+    if settings.tree_mode == "fixed":
+        return FixedShapeBuilder(settings.level_sizes, settings.seed)
     return TreeBuilder(
         reducer=UmapReducer(settings.umap_neighbors, settings.umap_components, settings.seed),
         clusterer=HdbscanClusterer(settings.min_cluster_size),
@@ -51,6 +108,7 @@ def make_tree_builder(settings: Settings) -> TreeBuilder:
         min_leaf_size=settings.min_leaf_size,
         max_leaf_size=settings.max_leaf_size,
         max_branching=settings.max_branching,
+        density_min_points=settings.density_min_points,
     )
 
 
@@ -84,8 +142,12 @@ def to_hierarchy(root: Node, paper_ids: list[str], labeler: KeywordLabeler) -> H
 
 
 def build_hierarchy(
-    store: GraphStore, settings: Settings, show_progress: bool = True
+    store: GraphStore,
+    settings: Settings,
+    show_progress: bool = True,
+    llm_client: LlmClient | None = None,
 ) -> BuildReport:
+    """`llm_client` overrides the one settings.llm would make (tests pass a mocked one)."""
     papers = list(store.iter_papers())
     if not papers:
         raise BuildError("the store holds no papers: run `hierograph ingest PATH…` first.")
@@ -93,6 +155,9 @@ def build_hierarchy(
     vectors = embedder.encode([p.text() for p in papers])
     paper_ids = [p.id for p in papers]
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
+    if settings.facets:
+        extractor = make_facet_extractor(settings, embedder, llm_client)
+        store.replace_facets(extractor.predict(papers, np.asarray(vectors)))
 
     with Progress(
         TextColumn("clustering"),
@@ -103,13 +168,30 @@ def build_hierarchy(
         disable=not show_progress,
     ) as progress:
         task = progress.add_task("cluster", total=len(papers))
-        tree = make_tree_builder(settings).fit(
-            np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n)
+        previous = Hierarchy(topics=store.topics(), assignments=store.assignments())
+        builder = make_tree_builder(settings)
+        kwargs = {}
+        if isinstance(builder, TreeBuilder) and settings.guided_rebuild and previous.topics:
+            kwargs["guide"] = guide_from(previous, paper_ids)
+        tree = builder.fit(
+            np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
         )
-    labeler = KeywordLabeler(n_keywords=settings.label_keywords).fit([p.text() for p in papers])
+    labeler = make_labeler(settings, llm_client).fit(papers, np.asarray(vectors))
     hierarchy = to_hierarchy(tree.root_, paper_ids, labeler)
+    hierarchy, multi_labeled = SecondLeafAssigner(
+        settings.multi_label_margin, settings.multi_label_min_similarity
+    ).extend(hierarchy, dict(zip(paper_ids, vectors, strict=True)))
+    hierarchy, ids = StableIdMatcher(settings.keep_id_jaccard, settings.keep_label_jaccard).match(
+        previous, with_sizes(hierarchy)
+    )
     store.replace_hierarchy(hierarchy)
+    # Human corrections outlive every rebuild: replayed at once onto the new tree.
+    replay_corrections(store, settings.correction_min_overlap)
     store.set_meta("last_build", hierarchy.topics[0].built_at)
+    # Methods, paper/topic→method links and code links follow the new tree (issue 6).
+    from hierograph.hierarchy.methods import link_registry
+
+    link_registry(store, settings)
     levels = max(t.level for t in hierarchy.topics)
     return BuildReport(
         papers=len(papers),
@@ -118,4 +200,30 @@ def build_hierarchy(
         depth=levels,
         embedded=embedder.embedded_count_,
         cached=embedder.cached_count_,
+        multi_labeled=multi_labeled,
+        ids=ids,
+        llm=labeler.usage_summary(),
+    )
+
+
+def guide_from(previous: Hierarchy, paper_ids: list[str]) -> Guide:
+    """The previous tree as a Guide over the rows of this build's embedding matrix."""
+    row = {pid: i for i, pid in enumerate(paper_ids)}
+    papers = subtree_papers(previous)
+    guides = {
+        t.id: Guide(members={row[p] for p in papers[t.id] if p in row}) for t in previous.topics
+    }
+    for t in previous.topics:  # ordered by level: children are appended in id order
+        if t.parent in guides:
+            guides[t.parent].children.append(guides[t.id])
+    return guides[previous.root().id]
+
+
+def with_sizes(hierarchy: Hierarchy) -> Hierarchy:
+    """Each topic's size: distinct papers in its subtree, second topics included."""
+    papers = subtree_papers(hierarchy)
+    return hierarchy.model_copy(
+        update={
+            "topics": [t.model_copy(update={"size": len(papers[t.id])}) for t in hierarchy.topics]
+        }
     )

@@ -39,14 +39,23 @@ class Node:
         return out
 
 
+@dataclass
+class Guide:
+    """A topic of the previous tree: the rows (of the new matrix) it held, and its subtopics."""
+
+    members: set[int]
+    children: list[Guide] = field(default_factory=list)
+
+
 def content_id(paper_ids: Sequence[str]) -> str:
     """Same papers → same id, so a rebuild over the same data keeps every topic id."""
     return "t" + hashlib.sha1("\n".join(sorted(paper_ids)).encode()).hexdigest()[:12]
 
 
 class TreeBuilder:
-    """Density clustering (UMAP + HDBSCAN) per node, k-means where density finds no split,
-    recursing until topics are small enough or deep enough."""
+    """Density clustering (UMAP + HDBSCAN) per node of at least `density_min_points` papers,
+    k-means where density finds no split or the node is smaller, recursing until topics are
+    small enough or deep enough."""
 
     def __init__(
         self,
@@ -58,6 +67,7 @@ class TreeBuilder:
         min_leaf_size: int = 3,
         max_leaf_size: int = 12,
         max_branching: int = 12,
+        density_min_points: int = 100,
     ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
@@ -67,14 +77,23 @@ class TreeBuilder:
         self.min_leaf_size = min_leaf_size
         self.max_leaf_size = max_leaf_size
         self.max_branching = max_branching
+        self.density_min_points = density_min_points
 
-    def fit(self, X: np.ndarray, on_leaf: Callable[[int], None] | None = None) -> TreeBuilder:
+    def fit(
+        self,
+        X: np.ndarray,
+        on_leaf: Callable[[int], None] | None = None,
+        guide: Guide | None = None,
+    ) -> TreeBuilder:
+        """`guide`: the previous tree over the same rows; where a node still matches one of its
+        topics, that topic's split seeds k-means, so a rebuild after a few new papers keeps
+        its shape (and topic ids) instead of starting from nothing."""
         self.X_ = unit_rows(np.asarray(X, dtype=np.float32))
         self._on_leaf = on_leaf or (lambda n: None)
         # Whether each point was HDBSCAN noise in the split that formed its current group;
         # groups are disjoint, so deeper splits only overwrite their own members.
         self._noise: dict[int, bool] = {}
-        self.root_ = self._grow(list(range(len(X))), depth=0)
+        self.root_ = self._grow(list(range(len(X))), depth=0, guide=guide)
         return self
 
     def _wants_split(self, size: int, depth: int) -> bool:
@@ -82,19 +101,62 @@ class TreeBuilder:
             return False
         return size > self.max_leaf_size or depth < self.min_depth
 
-    def _grow(self, members: list[int], depth: int) -> Node:
+    def _grow(self, members: list[int], depth: int, guide: Guide | None = None) -> Node:
         node = Node(members=members)
-        groups = self._split(members) if self._wants_split(len(members), depth) else []
+        guides: list[Guide | None] = []
+        groups: list[Node] = []
+        if self._wants_split(len(members), depth):
+            groups, guides = self._guided_split(members, guide) if guide else ([], [])
+            if len(groups) < 2:
+                groups = self._split(members)
+                guides = [None] * len(groups)
         if len(groups) < 2:
             node.scores = self._scores(members)
             self._on_leaf(len(members))
             return node
-        node.children = [self._grow(g.members, depth + 1) for g in groups]
+        node.children = [
+            self._grow(g.members, depth + 1, gd) for g, gd in zip(groups, guides, strict=True)
+        ]
         return node
+
+    def _guided_split(
+        self, members: list[int], guide: Guide
+    ) -> tuple[list[Node], list[Guide | None]]:
+        """k-means seeded with the previous children's centroids (over the rows they still
+        hold): each group inherits the old child it grew from."""
+        position = {m: i for i, m in enumerate(members)}
+        X = self.X_[members]
+        seeds, kids = [], []
+        for child in guide.children:
+            rows = [position[m] for m in child.members if m in position]
+            if rows:
+                seeds.append(X[rows].mean(axis=0))
+                kids.append(child)
+        if len(seeds) < 2:
+            return [], []
+        from sklearn.cluster import KMeans
+
+        # A few iterations only: papers stay with the topic they were in unless clearly closer
+        # to another; a full run would drift toward a fresh clustering.
+        model = KMeans(n_clusters=len(seeds), init=np.stack(seeds), n_init=1, max_iter=3)
+        labels = model.fit(X).labels_
+        labels = absorb_small(X, labels, self.min_leaf_size)
+        self._noise.update({m: False for m in members})
+        out = [
+            (Node(members=[members[i] for i in np.flatnonzero(labels == c)]), kids[c])
+            for c in sorted(set(labels.tolist()))
+        ]
+        if len(out) < 2:
+            return [], []
+        out.sort(key=lambda pair: (-len(pair[0].members), pair[0].members[0]))
+        return [n for n, _ in out], [g for _, g in out]
 
     def _split(self, members: list[int]) -> list[Node]:
         X = self.X_[members]
-        raw, _ = self.clusterer.fit_predict(self.reducer.fit_transform(X))
+        if len(members) >= self.density_min_points:
+            raw, _ = self.clusterer.fit_predict(self.reducer.fit_transform(X))
+        else:  # too few points to estimate density: UMAP + HDBSCAN would be noise-driven
+            raw = np.full(len(members), -1)
         labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
         if len(set(labels)) < 2:  # density found no usable split: fixed-k fallback
             raw, _ = self.fallback.fit_predict(X)
@@ -119,3 +181,48 @@ class TreeBuilder:
             m: float(s) * (NOISE_SCORE_FACTOR if self._noise.get(m) else 1.0)
             for m, s in zip(members, sims, strict=True)
         }
+
+
+class FixedShapeBuilder:
+    """Science Hierarchography's fixed shape: k-means per level, bottom-up. Papers form
+    `level_sizes[0]` leaf clusters, their centroids `level_sizes[1]` parents, and so on; a
+    level asking for as many clusters as it has items (or more) is skipped."""
+
+    def __init__(self, level_sizes: Sequence[int], seed: int = 42) -> None:
+        self.level_sizes = level_sizes
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, on_leaf: Callable[[int], None] | None = None) -> FixedShapeBuilder:
+        from sklearn.cluster import KMeans
+
+        self.X_ = unit_rows(np.asarray(X, dtype=np.float32))
+        nodes = [Node(members=[i]) for i in range(len(self.X_))]  # singletons until leaves exist
+        points = self.X_
+        have_leaves = False
+        for k in self.level_sizes:
+            if not 1 < k < len(nodes):
+                continue
+            labels = KMeans(n_clusters=k, n_init=3, random_state=self.seed).fit_predict(points)
+            groups = [np.flatnonzero(labels == c) for c in range(k)]
+            groups = sorted((g for g in groups if len(g)), key=lambda g: (-len(g), g[0]))
+            nodes = [self._parent([nodes[i] for i in g], leaf=not have_leaves) for g in groups]
+            have_leaves = True
+            points = unit_rows(np.stack([self.X_[n.members].mean(axis=0) for n in nodes]))
+        if not have_leaves:
+            nodes = [self._parent(nodes, leaf=True)]
+        self.root_ = Node(members=sorted(m for n in nodes for m in n.members), children=nodes)
+        for leaf in self.root_.leaves():
+            (on_leaf or (lambda n: None))(len(leaf.members))
+        return self
+
+    def _parent(self, children: list[Node], leaf: bool) -> Node:
+        members = sorted(m for c in children for m in c.members)
+        if not leaf:
+            # A parent of one child says nothing: the child moves up instead.
+            return children[0] if len(children) == 1 else Node(members=members, children=children)
+        X = self.X_[members]
+        centroid = unit_rows(X.mean(axis=0, keepdims=True))[0]
+        sims = np.clip(X @ centroid, 0.0, 1.0)
+        return Node(
+            members=members, scores={m: float(s) for m, s in zip(members, sims, strict=True)}
+        )

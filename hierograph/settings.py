@@ -52,6 +52,154 @@ class Settings(BaseSettings):
     max_leaf_size: int = Field(12, ge=2, description="A topic larger than this is split.")
     max_branching: int = Field(12, ge=2)
     label_keywords: int = Field(5, ge=1, description="c-TF-IDF keywords kept per topic.")
+    # --- LLM (labels, later facets); "none" keeps keyword labels and needs no key ---
+    llm: str = Field("none", description="litellm model string, e.g. openai/gpt-4o-mini")
+    llm_concurrency: int = Field(4, ge=1)
+    llm_max_attempts: int = Field(3, ge=1, description="Asks per topic before falling back.")
+    llm_timeout: float = Field(60.0, gt=0)
+    # Facets: the zero-shot embedding classifier runs at every build; the LLM extractor (one
+    # call per paper, cached) only when llm_facets is on and an LLM is configured.
+    facets: bool = True
+    llm_facets: bool = False
+
+    # "density": UMAP + HDBSCAN per node, recursing on large topics; "fixed": k-means per level
+    # with `level_sizes` clusters (leaves first, e.g. [1250, 276, 40, 6] for 10k papers).
+    tree_mode: Literal["density", "fixed"] = "density"
+    # Below this many papers a node is split by k-means: density estimates on a few dozen
+    # points are noise, and small insertions would reshuffle them (unstable topic ids).
+    density_min_points: int = Field(100, ge=2)
+    level_sizes: list[int] = Field(default_factory=lambda: [1250, 276, 40, 6])
+    # A rebuild over a stored tree seeds its splits with the old topics (k-means from their
+    # centroids) so the tree keeps its shape; `hierograph build --fresh` starts from nothing.
+    guided_rebuild: bool = True
+    # Stable ids: least Jaccard overlap for a rebuilt topic to keep an old id, and its label.
+    keep_id_jaccard: float = Field(0.3, ge=0, le=1)
+    keep_label_jaccard: float = Field(0.6, ge=0, le=1)
+    # Multi-label: a paper also joins the next-closest leaf when that leaf's centroid is closer
+    # to it, by this cosine margin, than its own leaf's centroid without it (and at least
+    # multi_label_min_similarity); a larger margin gives fewer second topics.
+    multi_label_margin: float = Field(0.02, ge=-1, le=1)
+    multi_label_min_similarity: float = Field(0.5, ge=0, le=1)
+
+    # --- corrections and the corrector (issue 5) ---
+    correction_actor: str = Field("human", description="Who `hierograph correct` records.")
+    # Replay onto a rebuilt tree finds a correction's topic by id, then label, then by the
+    # Jaccard overlap of its papers; below this overlap the target counts as gone (reported).
+    correction_min_overlap: float = Field(0.5, gt=0, le=1)
+    corrector_model: Literal["logistic", "boosting"] = "logistic"
+    corrector_add_threshold: float = Field(
+        0.8, ge=0, le=1, description="Probability at which `corrector apply` adds a second topic."
+    )
+    corrector_flag_threshold: float = Field(
+        0.3, ge=0, le=1, description="Assignments scored below this are flagged for review."
+    )
+    corrector_max_topics: int = Field(2, ge=1, description="Most topics per paper after apply.")
+    corrector_candidates: int = Field(5, ge=1, description="Nearest leaves scored per paper.")
+    corrector_negatives_per_paper: int = Field(2, ge=1)
+    # Cluster assignments at or above this score quantile are the positives of training.
+    corrector_confident_quantile: float = Field(0.5, ge=0, le=1)
+    corrector_human_weight: float = Field(
+        5.0, gt=0, description="Training weight of a human-corrected pair against a clustered one."
+    )
+
+    # --- live sources and periodic refresh (issue 4) ---
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    hf_api_url: str = Field("https://huggingface.co/api", description="Hugging Face API root.")
+    http_user_agent: str = (
+        "Hierograph/0.1 (research topic map; https://github.com/hierograph/hierograph)"
+    )
+    http_timeout_seconds: float = Field(30.0, gt=0)
+    http_max_attempts: int = Field(5, ge=1, description="Tries per request (429, 5xx, timeouts).")
+    http_backoff_seconds: float = Field(2.0, ge=0, description="First retry wait; doubles.")
+    http_max_backoff_seconds: float = Field(
+        300.0, ge=0, description="Longest wait between tries, Retry-After included."
+    )
+    # arXiv asks API users for one request every 3 seconds.
+    arxiv_delay_seconds: float = Field(3.0, ge=0)
+    hf_delay_seconds: float = Field(1.0, ge=0)
+    arxiv_page_size: int = Field(100, ge=1, le=2000)
+    arxiv_max_results: int = Field(
+        1000, ge=1, description="Most entries one refresh reads per query or category."
+    )
+    # lastUpdatedDate also surfaces new versions of known papers; submittedDate only new papers.
+    arxiv_sort_by: Literal["lastUpdatedDate", "submittedDate"] = "lastUpdatedDate"
+    watch_queries: list[str] = Field(
+        default_factory=list, description='arXiv search queries, e.g. abs:"preference optimization"'
+    )
+    watch_categories: list[str] = Field(default_factory=list, description="e.g. cs.CL")
+    watch_hf_daily: bool = False
+    hf_days_back: int = Field(3, ge=0, description="Days of HF daily papers a first refresh reads.")
+    # A new paper whose cosine to every leaf centroid is below this goes to the unplaced pool.
+    place_min_score: float = Field(0.35, ge=0, le=1)
+    unplaced_pool_size: int = Field(
+        20, ge=1, description="The unplaced pool is clustered into new topics past this size."
+    )
+    refresh_lock_timeout_seconds: float = Field(
+        0.0, ge=0, description="How long a refresh waits for a running one before giving up."
+    )
+    schedule_every_minutes: int = Field(360, ge=1)
+    schedule_cron: str | None = Field(None, description="Crontab expression; wins over every.")
+
+    # --- methods, code links, link health, recipes (issue 6) ---
+    methods_registry: Path | None = Field(
+        None, description="The method registry YAML; default: data/methods.yaml of the source tree."
+    )
+    about_methods_per_topic: int = Field(
+        3, ge=0, description="Most (:Topic)-[:ABOUT]->(:Method) edges per topic."
+    )
+    about_min_papers: int = Field(
+        1, ge=1, description="Papers of a topic that must mention a method for an ABOUT edge."
+    )
+    link_check_concurrency: int = Field(8, ge=1, description="Repository URLs checked at once.")
+    link_check_attempts: int = Field(3, ge=1, description="Tries per URL (timeouts, 429, 5xx).")
+    link_check_backoff_seconds: float = Field(1.0, ge=0, description="First retry wait; doubles.")
+    link_check_timeout_seconds: float = Field(15.0, gt=0)
+
+    # --- agent API: REST, MCP and the tree finder (issue 7) ---
+    # No key: POST /corrections is refused; every other route is read-only and needs none.
+    api_key: SecretStr | None = Field(None, description="Key for write routes (X-API-Key).")
+    api_rate_per_second: float = Field(
+        10.0, gt=0, description="Requests per second each client IP may sustain."
+    )
+    api_rate_burst: int = Field(40, ge=1, description="Requests a client may send at once.")
+    api_page_size: int = Field(10, ge=1, le=50, description="Default results per page.")
+    api_search_candidates: int = Field(
+        200, ge=10, description="Papers each of vector and full-text search hands to the fusion."
+    )
+    api_rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    api_similar_papers: int = Field(5, ge=0, le=50)
+    api_max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 422.")
+    mcp_max_results: int = Field(10, ge=1, le=50, description="Most items one MCP tool returns.")
+    mcp_abstract_chars: int = Field(
+        800, ge=100, description="MCP tools cut abstracts here so an agent's context stays small."
+    )
+    finder_beam: int = Field(3, ge=1, le=20, description="Topics kept per level by the finder.")
+    # Embedding ranker: weight of the centroid of a topic's papers against its label embedding.
+    finder_centroid_weight: float = Field(0.7, ge=0, le=1)
+
+    # --- the Streamlit browser, `hierograph ui` (issue 8) ---
+    ui_editor_key: SecretStr | None = Field(
+        None, description="Typed in the sidebar, unlocks the Review page; read-only without it."
+    )
+    ui_recent_days: int = Field(
+        90, ge=1, description="Growth: share of a topic's papers in the data's last N days."
+    )
+    ui_cache_seconds: int = Field(
+        600, ge=0, description="Longest a cached read lives (a correction refreshes at once)."
+    )
+    ui_map_depth: int = Field(3, ge=1, description="Rings (or levels) the map shows at once.")
+    ui_top_growing: int = Field(8, ge=0, description="Fastest-growing topics listed on the Map.")
+    ui_growing_min_papers: int = Field(5, ge=1, description="Smallest topic in that list.")
+    ui_topic_methods: int = Field(5, ge=0, description="Methods listed on a Topic page.")
+    ui_topic_papers: int = Field(500, ge=1, description="Papers listed on a Topic page, best first.")
+    ui_similar_papers: int = Field(8, ge=0, le=50)
+    ui_search_results: int = Field(20, ge=1, le=100)
+    ui_code_papers: int = Field(8, ge=1, description="Papers listed per method, Concept → code.")
+    ui_reproduce_dir: str = Field("recipes/", description="--out of the reproduce command shown.")
+    ui_review_queue: int = Field(50, ge=1, description="Review-queue items shown.")
+
+    def corrector_dir(self) -> Path:
+        return self.home / "corrector"
 
     def db_path(self) -> Path:
         return self.home / "hierograph.sqlite"
@@ -61,6 +209,9 @@ class Settings(BaseSettings):
 
     def rejects_path(self) -> Path:
         return self.home / "rejects.jsonl"
+
+    def llm_cache_path(self) -> Path:
+        return self.home / "llm_cache.sqlite"
 
     def log_dir(self) -> Path:
         return self.home / "logs"

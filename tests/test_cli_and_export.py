@@ -98,7 +98,8 @@ def test_json_export_contract(built_store):
         if t["parent"] is not None:
             assert t["level"] == topics[t["parent"]]["level"] + 1
     direct = [pid for t in data["topics"] for pid in t["paper_ids"]]
-    assert sorted(direct) == sorted(p["id"] for p in data["papers"])
+    assert set(direct) == {p["id"] for p in data["papers"]}, "every paper sits in some topic"
+    assert len(direct) == len(built_store.assignments()), "multi-label papers list each topic"
     assert json.loads(json.dumps(data)) == data
 
 

@@ -39,6 +39,7 @@ def test_every_paper_sits_in_a_leaf_and_no_topic_is_empty(built_store):
     for a in built_store.assignments():
         assert a.topic_id in leaves, "papers are assigned to leaves only"
         assert 0.0 <= a.score <= 1.0 and a.origin == "cluster"
+        assert placed[a.paper_id] < 2, "at most a second topic per paper"
         placed[a.paper_id] += 1
     ids = {p.id for p in built_store.iter_papers()}
     assert set(placed) == ids
@@ -56,10 +57,10 @@ def test_sibling_labels_are_distinct(built_store):
         assert len(labels) == len(set(labels))
 
 
-def _leaf_of(store, title_start: str) -> str:
+def _leaves_of(store, title_start: str) -> set[str]:
+    """Every leaf the paper sits in, second topics of multi-label papers included."""
     [paper] = [p for p in store.iter_papers() if p.title.startswith(title_start)]
-    [a] = store.assignments(paper_id=paper.id)
-    return a.topic_id
+    return {a.topic_id for a in store.assignments(paper_id=paper.id)}
 
 
 def test_non_alignment_papers_do_not_share_a_leaf_with_preference_optimization(built_store):
@@ -75,8 +76,8 @@ def test_non_alignment_papers_do_not_share_a_leaf_with_preference_optimization(b
         "Binary Classifier Optimization for Large Language Model Alignment",
         "The Hitchhiker's Guide to Human Alignment with *PO",
     ]
-    off_leaves = {_leaf_of(built_store, t) for t in off_topic}
-    pref_leaves = {_leaf_of(built_store, t) for t in preference}
+    off_leaves = set().union(*(_leaves_of(built_store, t) for t in off_topic))
+    pref_leaves = set().union(*(_leaves_of(built_store, t) for t in preference))
     assert not off_leaves & pref_leaves
 
 

@@ -1,0 +1,112 @@
+"""Time the Map page of `hierograph ui` in headless Chromium (Debian's chromium + chromium-driver:
+`make browser-deps`), from the request until the sunburst has drawn its labels.
+
+- first load: a fresh server (nothing cached), a fresh browser;
+- reload: the same page loaded again in the same browser (server caches warm);
+- new session: a new browser profile against the warm server (no browser cache either);
+- in-app: from the Topic page back to the Map through the sidebar (no page reload);
+- script: the server-side page run alone (Streamlit AppTest), cold and warm.
+
+    python bench/bench_ui.py --home DIR_WITH_A_BUILT_TREE [--repeat 5] [--out bench/out/ui.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.ui_browser import (  # noqa: E402
+    browser_available,
+    chart_labels,
+    chromium,
+    running_ui,
+    wait_for_heading,
+)
+
+OUT = REPO / "bench" / "out" / "ui.json"
+
+
+def timed_load(driver, url: str) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    driver.get(url)
+    chart_labels(driver)
+    return time.perf_counter() - start
+
+
+def in_app(driver, url: str) -> float:  # noqa: ANN001
+    driver.get(f"{url}/topic")
+    wait_for_heading(driver, "All papers")
+    link = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/"]')
+    start = time.perf_counter()
+    link.click()
+    chart_labels(driver)
+    return time.perf_counter() - start
+
+
+def script_times(home: Path, repeat: int) -> dict[str, float]:
+    os.environ["HIEROGRAPH_HOME"] = str(home)
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=600)
+    start = time.perf_counter()
+    at.run()
+    cold = time.perf_counter() - start
+    warm = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        at.run()
+        warm.append(time.perf_counter() - start)
+    assert not at.exception, at.exception
+    return {"script_cold_s": round(cold, 3), "script_warm_s": round(statistics.median(warm), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="A home with a built tree.")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if not browser_available():
+        sys.exit("needs /usr/bin/chromium and /usr/bin/chromedriver: run `make browser-deps`")
+
+    from hierograph.graph.sqlite_store import SqliteStore
+
+    with SqliteStore(args.home / "hierograph.sqlite") as store:
+        papers, topics = store.paper_count(), len(store.topics())
+    result: dict[str, object] = {"papers": papers, "topics": topics}
+    with running_ui(args.home) as url:
+        with chromium() as driver:
+            result["first_load_s"] = round(timed_load(driver, url), 3)
+            reloads = [timed_load(driver, url) for _ in range(args.repeat)]
+            navs = [in_app(driver, url) for _ in range(args.repeat)]
+        sessions = []
+        for _ in range(args.repeat):
+            with chromium() as driver:
+                sessions.append(timed_load(driver, url))
+    result["reload_s"] = round(statistics.median(reloads), 3)
+    result["reload_max_s"] = round(max(reloads), 3)
+    result["new_session_s"] = round(statistics.median(sessions), 3)
+    result["in_app_s"] = round(statistics.median(navs), 3)
+    result["in_app_max_s"] = round(max(navs), 3)
+    result.update(script_times(args.home, args.repeat))
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    result["cpus"] = os.cpu_count()
+    result["python"] = platform.python_version()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""`hierograph ui` in a real browser: the server started by the CLI on 127.0.0.1, the Map and a
+Topic page loaded in headless Chromium, screenshots saved. Needs Debian's chromium and
+chromium-driver (`make browser-deps`). With HIEROGRAPH_UPDATE_SCREENSHOTS=1 the screenshots also
+replace docs/screenshots/*.png, the ones the README shows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from hierograph.settings import Settings
+from tests.ui_browser import (
+    SLICE_TEXT,
+    browser_available,
+    chart_labels,
+    chromium,
+    running_ui,
+    wait_for_heading,
+    wait_for_text,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not browser_available(),
+        reason="needs /usr/bin/chromium and /usr/bin/chromedriver: `make browser-deps`",
+    ),
+]
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def keep(shot: Path) -> None:
+    """Copy a screenshot into docs/, shrunk to a palette PNG so the README stays light."""
+    if os.environ.get("HIEROGRAPH_UPDATE_SCREENSHOTS") != "1":
+        return
+    DOCS.mkdir(parents=True, exist_ok=True)
+    image = Image.open(shot).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    image.save(DOCS / shot.name, optimize=True)
+    assert (DOCS / shot.name).stat().st_size < 300_000
+
+
+def test_map_and_topic_pages_in_chromium(built_corpus: Settings, built_store, tmp_path: Path):
+    root = built_store.root()
+    assert root is not None
+    top = sorted(built_store.children(root.id), key=lambda t: t.id)
+    leaf = max(
+        (t for t in built_store.topics() if t.level >= 2 and not built_store.children(t.id)),
+        key=lambda t: (len(built_store.assignments(topic_id=t.id)), t.id),
+    )
+    with running_ui(built_corpus.home) as url, chromium(1400, 1100) as driver:
+        driver.get(url)  # the Map is the default page
+        labels = chart_labels(driver)
+        assert root.label in labels
+        assert {t.label for t in top} <= set(labels)
+        wait_for_text(driver, f"{built_store.paper_count()} papers in")
+        shot = tmp_path / "map.png"
+        driver.save_screenshot(str(shot))
+        assert Image.open(shot).size[0] >= 1000
+        keep(shot)
+
+        # Click a top-level slice: plotly drills down, that topic becomes the centre and only
+        # its subtree stays on the chart.
+        branch = top[0]
+        subtree = {t.label for t in built_store.topics() if branch in built_store.ancestors(t.id)}
+        target = next(
+            e for e in driver.find_elements(By.CSS_SELECTOR, SLICE_TEXT) if e.text == branch.label
+        )
+        ActionChains(driver).move_to_element(target).click().perform()
+
+        def drilled(d: WebDriver) -> bool:
+            shown = {e.text for e in d.find_elements(By.CSS_SELECTOR, SLICE_TEXT) if e.text}
+            return branch.label in shown and shown <= subtree
+
+        WebDriverWait(driver, 30, poll_frequency=0.1).until(drilled)
+
+        driver.get(f"{url}/topic?topic={leaf.id}")
+        wait_for_heading(driver, leaf.label)
+        wait_for_text(driver, f"Papers ({len(built_store.assignments(topic_id=leaf.id))})")
+        shot = tmp_path / "topic.png"
+        driver.save_screenshot(str(shot))
+        keep(shot)
