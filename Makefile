@@ -40,3 +40,19 @@ bench-build: install
 
 clean:
 	rm -rf .hierograph $(TEST_HOME)
+
+# The browser test (tests/test_ui_browser.py) drives Debian's headless Chromium through
+# chromium-driver; installed once, skipped when both are already there.
+.PHONY: browser-deps bench-ui
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver present"; \
+	else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+# Map-page timings of `hierograph ui`: BENCH_UI_HOME must hold a built tree.
+bench-ui: install-dev browser-deps
+	$(BIN)/python bench/bench_ui.py --home $(BENCH_UI_HOME)

@@ -163,7 +163,10 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+        # Starlette answers an unparsable body with 400; to clients it is invalid input like
+        # any other, so it gets the same 422.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        return error_response(status, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

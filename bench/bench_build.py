@@ -35,8 +35,8 @@ DETAILS = {
     "{umap_calls} calls, hdbscan {hdbscan_s:.1f} s/{hdbscan_calls}, kmeans fallback "
     "{kmeans_s:.1f} s/{kmeans_calls}; umap import {umap_import_s:.1f} s (not in wall)",
     "label": "fit {fit_s:.2f} s, label {label_s:.2f} s, write {write_s:.2f} s",
-    "rebuild": "{embedded} embedded, {cached} cached, {topics} topics, {leaves} leaves; "
-    "same topic ids: {same_topic_ids}",
+    "rebuild": "{embedded} papers embedded, {topics} topics, {leaves} leaves; "
+    "same topic ids: {same_topic_ids}; encode calls [texts, embedded]: {encode_calls}",
 }
 
 
@@ -111,10 +111,12 @@ def run_stage(stage: str, home: str, corpus: str) -> Result:
         import umap  # noqa: F401 - the numba-heavy import is timed apart from the fit
 
         out["umap_import_s"] = time.perf_counter() - start
-        builder = make_tree_builder(settings)
-        _timed(builder.reducer, "fit_transform", out, "umap")
-        _timed(builder.clusterer, "fit_predict", out, "hdbscan")
-        _timed(builder.fallback, "fit_predict", out, "kmeans")
+        builder: Any = make_tree_builder(settings)
+        for part, attr, key in [("reducer", "fit_transform", "umap"),
+                                ("clusterer", "fit_predict", "hdbscan"),
+                                ("fallback", "fit_predict", "kmeans")]:  # fmt: skip
+            if hasattr(builder, part):
+                _timed(getattr(builder, part), attr, out, key)
         start = time.perf_counter()
         root = builder.fit(vectors).root_
         out["wall_s"] = time.perf_counter() - start
@@ -137,11 +139,25 @@ def run_stage(stage: str, home: str, corpus: str) -> Result:
         out["wall_s"] = time.perf_counter() - start
         out.update(papers=len(papers), topics=len(hierarchy.topics))
     elif stage == "rebuild":
+        from hierograph.hierarchy.embed import Embedder
+
+        calls: list[list[int]] = []  # per encode(): texts, embedded (papers first, then others)
+        encode = Embedder.encode
+
+        def counted(self: Embedder, texts: Any) -> Any:
+            vectors = encode(self, texts)
+            calls.append([len(texts), self.embedded_count_])
+            return vectors
+
+        Embedder.encode = counted  # type: ignore[method-assign]
         before = {t.id for t in store.topics()}
         start = time.perf_counter()
         report = build_hierarchy(store, settings, show_progress=False)
         out["wall_s"] = time.perf_counter() - start
-        out.update(vars(report), same_topic_ids=before == {t.id for t in store.topics()})
+        out.update({k: v if isinstance(v, int | float | str | None) else str(v)
+                    for k, v in vars(report).items()})  # fmt: skip
+        out.update(embedded=calls[0][1], encode_calls=calls)
+        out["same_topic_ids"] = before == {t.id for t in store.topics()}
     store.close()
     out["peak_rss_mib"] = _peak_mib()
     return out
@@ -214,14 +230,19 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("stage", "details") else "right")
     for r in results:
         r.setdefault("papers_per_s", r["papers"] / r["wall_s"])
+        r = {"umap_s": 0.0, "umap_calls": 0, "hdbscan_s": 0.0, "hdbscan_calls": 0,
+             "kmeans_s": 0.0, "kmeans_calls": 0, **r}  # fmt: skip
         table.add_row(r["stage"], f"{r['wall_s']:.2f}", f"{r['peak_rss_mib']:.0f}",
                       f"{r['papers_per_s']:.1f}", DETAILS[r["stage"]].format(**r))  # fmt: skip
     console.print(table)
     if by["rebuild"]["embedded"] != 0:
         console.print(f"[red]warm rebuild embedded {by['rebuild']['embedded']} papers[/red]")
     shape = tree_shape(home)
-    tops = Table(title="top-level topics", caption=f"topics per level {shape['topics_per_level']}"
-                 f"; leaf size min/median/max {shape['leaf_size_min_median_max']}")  # fmt: skip
+    console.print(f"topics per level {shape['topics_per_level']}; leaf size min/median/max "
+                  f"{shape['leaf_size_min_median_max']}")  # fmt: skip
+    tops = Table(
+        title="top-level topics (size counts second-leaf assignments where the build adds them)"
+    )
     tops.add_column("size", justify="right")
     tops.add_column("label")
     for t in shape["top_level"]:
@@ -233,7 +254,7 @@ def main() -> None:
     report = {"corpus": str(args.corpus), "limit": args.limit, "home": str(home), "machine": mach,
               "settings": settings, "stages": results, "tree": shape}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    args.out.write_text(json.dumps(report, indent=2, default=str))
     console.print(f"wrote {args.out}")
     if args.home is None:
         shutil.rmtree(home)

@@ -122,8 +122,10 @@ class TreeBuilder:
     def _guided_split(
         self, members: list[int], guide: Guide
     ) -> tuple[list[Node], list[Guide | None]]:
-        """k-means seeded with the previous children's centroids (over the rows they still
-        hold): each group inherits the old child it grew from."""
+        """The previous split, kept: papers stay with the old child they were in (the nearest
+        one when they were in two), new papers join the child whose centroid is nearest.
+        Each group inherits the old child it grew from; only topics that outgrow their size
+        limits are split afresh further down."""
         position = {m: i for i, m in enumerate(members)}
         X = self.X_[members]
         seeds, kids = [], []
@@ -134,12 +136,12 @@ class TreeBuilder:
                 kids.append(child)
         if len(seeds) < 2:
             return [], []
-        from sklearn.cluster import KMeans
-
-        # A few iterations only: papers stay with the topic they were in unless clearly closer
-        # to another; a full run would drift toward a fresh clustering.
-        model = KMeans(n_clusters=len(seeds), init=np.stack(seeds), n_init=1, max_iter=3)
-        labels = model.fit(X).labels_
+        sims = X @ unit_rows(np.stack(seeds)).T
+        for c, child in enumerate(kids):
+            held = np.zeros(len(members), dtype=bool)
+            held[[position[m] for m in child.members if m in position]] = True
+            sims[~held, c] -= 2.0  # below any cosine: a child's old papers come first
+        labels = np.argmax(sims, axis=1)
         labels = absorb_small(X, labels, self.min_leaf_size)
         self._noise.update({m: False for m in members})
         out = [

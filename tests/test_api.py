@@ -319,3 +319,46 @@ def test_request_log_and_rate_limit(served: Served) -> None:
         assert int(limited.headers["Retry-After"]) >= 1
         assert "retry in" in _error(limited, 429)["message"]
         assert http.get("/healthz").status_code == 200  # health checks are never limited
+
+
+def test_cli_serve_and_find(built_corpus: Settings) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_api_support import free_port
+
+    env = {**os.environ, "HIEROGRAPH_HOME": str(built_corpus.home), "HF_HUB_OFFLINE": "1"}
+    port = free_port()
+    cli = [sys.executable, "-m", "hierograph.cli"]
+    proc = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    with open_store(built_corpus) as store:
+        assert health.json()["papers"] == store.paper_count()
+        paper = next(iter(store.iter_papers()))
+    out = subprocess.run(
+        [*cli, "find", paper.title, "--k", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert paper.id in out.stdout and " › " in out.stdout

@@ -54,7 +54,9 @@ def test_shuffled_gold_scores_near_zero(built_store, tmp_path):
 
 def test_bad_gold_lines_name_the_line(tmp_path):
     path = tmp_path / "gold.jsonl"
-    path.write_text('{"arxiv_id": "1", "category_path": ["a"]}\n{"title": "x", "category_path": []}\n')
+    path.write_text(
+        '{"arxiv_id": "1", "category_path": ["a"]}\n{"title": "x", "category_path": []}\n'
+    )
     with pytest.raises(GoldError, match="gold.jsonl:2"):
         load_gold(path)
 

@@ -29,11 +29,13 @@ def keywords_in(messages) -> list[str]:
 def honest(messages) -> str:
     """A well-behaved model: names the topic after its two strongest keywords."""
     kws = (keywords_in(messages) + ["topic", "papers", "research", "study", "work"])[:5]
-    return json.dumps({
-        "label": " ".join(kws[:2]).title(),
-        "summary": f"Papers about {kws[0]} and {kws[1]}.",
-        "keywords": kws,
-    })
+    return json.dumps(
+        {
+            "label": " ".join(kws[:2]).title(),
+            "summary": f"Papers about {kws[0]} and {kws[1]}.",
+            "keywords": kws,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,9 @@ def test_invalid_json_is_re_asked_with_the_error(corpus, tmp_path):
 
 
 def test_answers_that_stay_invalid_fall_back_to_keyword_labels(corpus, tmp_path):
-    too_long = json.dumps({"label": "one two three four five six seven", "summary": "A. B.",
-                           "keywords": ["a"]})
+    too_long = json.dumps(
+        {"label": "one two three four five six seven", "summary": "A. B.", "keywords": ["a"]}
+    )
     labeler, labels, root = label(corpus, tmp_path, lambda m: too_long, attempts=2)
     settings, papers, X, _ = corpus
     keyword = KeywordLabeler().fit([p.text() for p in papers]).label_tree(root)
@@ -106,8 +109,13 @@ def test_duplicate_sibling_labels_are_re_asked(corpus, tmp_path):
             asked_again.append(messages[-1]["content"])
             return honest(messages)
         kws = keywords_in(messages)  # "Language Models": in some title of every topic here
-        return json.dumps({"label": "Language Models", "summary": "Papers on language models.",
-                           "keywords": (kws + ["a", "b", "c", "d", "e"])[:5]})
+        return json.dumps(
+            {
+                "label": "Language Models",
+                "summary": "Papers on language models.",
+                "keywords": (kws + ["a", "b", "c", "d", "e"])[:5],
+            }
+        )
 
     labeler, labels, root = label(corpus, tmp_path, same_name)
     assert asked_again, "duplicates must be re-asked"
@@ -128,8 +136,13 @@ def test_instructions_inside_abstracts_are_not_followed(corpus, tmp_path):
         text = " ".join(m["content"] for m in messages)
         prompts.append(text)
         if "Banana Republic" in text:
-            return json.dumps({"label": "Banana Republic", "summary": "Bananas.",
-                               "keywords": ["a", "b", "c", "d", "e"]})
+            return json.dumps(
+                {
+                    "label": "Banana Republic",
+                    "summary": "Bananas.",
+                    "keywords": ["a", "b", "c", "d", "e"],
+                }
+            )
         return honest(messages)
 
     labeler, labels, root = label(corpus, tmp_path, compromised, papers=poisoned)
@@ -141,8 +154,11 @@ def test_instructions_inside_abstracts_are_not_followed(corpus, tmp_path):
 
 def test_ungrounded_or_malformed_labels_are_rejected():
     vocab = {"prefe", "optim", "rewar"}
-    good = {"label": "Preference Optimization", "summary": "Papers on it.",
-            "keywords": ["a", "b", "c", "d", "e"]}
+    good = {
+        "label": "Preference Optimization",
+        "summary": "Papers on it.",
+        "keywords": ["a", "b", "c", "d", "e"],
+    }
     assert parse_answer("```json\n" + json.dumps(good) + "\n```", vocab).label == good["label"]
     with pytest.raises(ValueError, match="none of the words"):
         parse_answer(json.dumps({**good, "label": "Banana Republic"}), vocab)
@@ -155,8 +171,9 @@ def test_ungrounded_or_malformed_labels_are_rejected():
     assert "</paper>" not in neutralize("text </paper> <paper> more")
 
 
-def test_build_without_a_key_keeps_keyword_labels(built_corpus, embedding_cache, tmp_path,
-                                                  monkeypatch):
+def test_build_without_a_key_keeps_keyword_labels(
+    built_corpus, embedding_cache, tmp_path, monkeypatch
+):
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     settings = seeded_home(tmp_path / "nokey", embedding_cache)

@@ -29,12 +29,15 @@ def tree(groups: dict[str, tuple[str, list[str]]], tag: str) -> Hierarchy:
 
 
 def test_matching_keeps_ids_and_labels_of_persisting_topics():
-    old = tree({"L1": ("P1", list("abcdef")), "L2": ("P1", list("ghij")),
-                "L3": ("P2", list("klmn"))}, "old")
+    old = tree(
+        {"L1": ("P1", list("abcdef")), "L2": ("P1", list("ghij")), "L3": ("P2", list("klmn"))},
+        "old",
+    )
     # New ids (content hashes in a real build): L1 gained a paper, L2 lost half, L3 vanished
     # into a new topic of mostly new papers.
-    new = tree({"n1": ("q1", list("abcdefz")), "n2": ("q1", list("gh")),
-                "n3": ("q2", list("kwxy"))}, "new")
+    new = tree(
+        {"n1": ("q1", list("abcdefz")), "n2": ("q1", list("gh")), "n3": ("q2", list("kwxy"))}, "new"
+    )
     matched, stats = StableIdMatcher(min_jaccard=0.3, keep_label_jaccard=0.6).match(old, new)
     by_id = {t.id: t for t in matched.topics}
     assert "L1" in by_id and by_id["L1"].label == "old L1", "small change: id and label kept"
@@ -48,9 +51,11 @@ def test_matching_keeps_ids_and_labels_of_persisting_topics():
 def test_a_topic_that_changed_level_keeps_its_id():
     old = tree({"L1": ("P1", list("abcd")), "L2": ("P1", list("efgh"))}, "old")
     flat = Hierarchy(
-        topics=[Topic(id="root", label="All"),
-                Topic(id="x", label="x", parent="root", level=1),
-                Topic(id="y", label="y", parent="root", level=1)],
+        topics=[
+            Topic(id="root", label="All"),
+            Topic(id="x", label="x", parent="root", level=1),
+            Topic(id="y", label="y", parent="root", level=1),
+        ],
         assignments=[Assignment(paper_id=p, topic_id="x", score=1) for p in "abcd"]
         + [Assignment(paper_id=p, topic_id="y", score=1) for p in "efgh"],
     )
@@ -74,6 +79,9 @@ def test_rebuild_after_five_percent_more_papers_keeps_most_topic_ids(tmp_path, e
         report = build_hierarchy(store, settings, show_progress=False)
         after = {t.id for t in store.topics() if t.parent}
     kept = len(before & after) / len(before)
-    print(json.dumps({"topics_before": len(before), "kept_share": round(kept, 3),
-                      "ids": report.ids.__dict__}))
+    print(
+        json.dumps(
+            {"topics_before": len(before), "kept_share": round(kept, 3), "ids": report.ids.__dict__}
+        )
+    )
     assert kept >= 0.9

@@ -274,3 +274,30 @@ def test_topics_are_edited_in_place(store):
     store.delete_topic("a00")
     assert store.get_topic("a00") is None and store.assignments(topic_id="a00") == []
     assert len(store.topics()) == 7
+
+
+def test_facets_replace_per_dimension(store):
+    from hierograph.graph.models import Facet
+
+    ps = papers(3)
+    store.upsert_papers(ps)
+    store.replace_facets(
+        [
+            Facet(paper_id=ps[0].id, dimension="contribution", value="survey", score=0.9),
+            Facet(paper_id=ps[0].id, dimension="modality", value="text LLM", score=0.8),
+            Facet(paper_id=ps[1].id, dimension="contribution", value="method", score=0.7),
+        ]
+    )
+    store.replace_facets(
+        [
+            Facet(
+                paper_id=ps[0].id, dimension="contribution", value="method", score=0.6, origin="llm"
+            )
+        ]
+    )
+    mine = store.facets(paper_id=ps[0].id)
+    assert [(f.dimension, f.value, f.origin) for f in mine] == [
+        ("contribution", "method", "llm"),
+        ("modality", "text LLM", "embedding"),
+    ]
+    assert [f.paper_id for f in store.facets(dimension="contribution")] == [ps[0].id, ps[1].id]

@@ -12,11 +12,13 @@ from streamlit.testing.v1 import AppTest
 
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.graph.sqlite_store import SqliteStore
+from hierograph.graph.sync import copy_graph
 from hierograph.hierarchy.build import make_embedder
 from hierograph.hierarchy.corrector import apply_corrector, review_queue, train_corrector
 from hierograph.settings import Settings, load_settings
 from hierograph.ui import data
 from hierograph.ui.launch import LaunchError, app_environment, streamlit_command
+from tests.stores import open_empty_store
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 KEY = "open-sesame"
@@ -35,6 +37,7 @@ def app(monkeypatch: pytest.MonkeyPatch, home: Path, editor_key: str | None = No
 
 def open_page(at: AppTest, page: str, **params: str) -> AppTest:
     at.switch_page(f"views/{page}.py")
+    at.query_params.clear()  # a browser's page link carries only its own parameters
     for k, v in params.items():
         at.query_params[k] = v
     at.run()
@@ -284,10 +287,11 @@ def test_search_finds_a_paper_by_its_words(monkeypatch, built_corpus: Settings, 
     # Full text ranks it first; the title-only query embedding may prefer a close neighbour.
     assert target.id in found[:3]
     assert len(found) == load_settings().ui_search_results
-    # Results carry their topic paths.
-    first_paths = [c.value for c in at.caption if c.value.startswith("↳ ")]
-    leaf = built_store.assignments(paper_id=target.id)[0].topic_id
-    assert f"↳ {built_store.get_topic(leaf).label}" in " ".join(first_paths)  # type: ignore[union-attr]
+    # Results carry their topic paths (below the root).
+    shown = {c.value for c in at.caption if c.value.startswith("↳ ")}
+    for a in built_store.assignments(paper_id=target.id):
+        path = [t.label for t in built_store.ancestors(a.topic_id)[1:]]
+        assert "↳ " + data.PATH_SEPARATOR.join(path) in shown
 
 
 def test_search_filters_by_topic_and_code(monkeypatch, built_corpus: Settings, built_store):
@@ -448,6 +452,51 @@ def test_refused_correction_shows_the_reason(monkeypatch, editable_home: Path):
     at.text_input(key="new_label").input("   ").run()
     click(at, "Rename")
     assert "the new label is empty" in at.error[0].value
+
+
+# --- on Neo4j ---------------------------------------------------------------------------------
+
+
+def test_pages_and_corrections_on_neo4j(monkeypatch, built_corpus: Settings, built_store, tmp_path):
+    """The same browser on the Neo4j store: the built corpus copied over, pages read from Neo4j,
+    a correction written to it shows on the Topic page."""
+    home = tmp_path / "neo"
+    store = open_empty_store("neo4j", home)
+    try:
+        copy_graph(built_store, store)
+        store.replace_facets(built_store.facets())
+        store.replace_methods(built_store.methods())
+        store.replace_method_links(built_store.method_links())
+        store.replace_topic_methods(built_store.topic_methods())
+        store.replace_code_links(built_store.code_links())
+        at = app(monkeypatch, home, KEY)
+        monkeypatch.setenv("HIEROGRAPH_STORE", "neo4j")
+        at.run()
+        assert not at.exception, at.exception
+        assert at.sidebar.caption[0].value.startswith("neo4j · bolt://")
+        (spec,) = chart_specs(at)
+        trace = spec["data"][0]
+        assert {
+            tid: row[0] for tid, row in zip(trace["ids"], trace["customdata"], strict=True)
+        } == (subtree_counts(built_store))
+        leaf = pick_leaf(built_store)
+        open_page(at, "topic", topic=leaf.id)
+        assert at.title[0].value == leaf.label
+        assert len(at.dataframe[0].value) == len(built_store.assignments(topic_id=leaf.id))
+        open_page(at, "code", method="dpo")
+        assert at.code[0].value == "hierograph reproduce dpo --out recipes/"
+
+        at.sidebar.text_input(key="editor_key_input").input(KEY).run()
+        open_page(at, "review")
+        assert "corrector apply" in at.info[0].value  # no review queue in this copy
+        at.selectbox(key="edit_topic").set_value(leaf.id).run()
+        at.text_input(key="new_label").input("Renamed on Neo4j").run()
+        click(at, "Rename")
+        open_page(at, "topic", topic=leaf.id)
+        assert at.title[0].value == "Renamed on Neo4j"
+        assert store.get_topic(leaf.id).label == "Renamed on Neo4j"  # type: ignore[union-attr]
+    finally:
+        store.close()
 
 
 # --- `hierograph ui` --------------------------------------------------------------------------

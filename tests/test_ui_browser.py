@@ -6,25 +6,23 @@ replace docs/screenshots/*.png, the ones the README shows."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from hierograph.settings import Settings
 from tests.ui_browser import (
-    SLICE_TEXT,
     browser_available,
     chart_labels,
     chromium,
+    click_slice,
     running_ui,
     wait_for_heading,
     wait_for_text,
+    wait_until_drawn,
 )
 
 pytestmark = [
@@ -55,12 +53,13 @@ def test_map_and_topic_pages_in_chromium(built_corpus: Settings, built_store, tm
         (t for t in built_store.topics() if t.level >= 2 and not built_store.children(t.id)),
         key=lambda t: (len(built_store.assignments(topic_id=t.id)), t.id),
     )
-    with running_ui(built_corpus.home) as url, chromium(1400, 1100) as driver:
+    with running_ui(built_corpus.home) as url, chromium(1400, 1250) as driver:
         driver.get(url)  # the Map is the default page
         labels = chart_labels(driver)
         assert root.label in labels
         assert {t.label for t in top} <= set(labels)
         wait_for_text(driver, f"{built_store.paper_count()} papers in")
+        wait_until_drawn(driver)
         shot = tmp_path / "map.png"
         driver.save_screenshot(str(shot))
         assert Image.open(shot).size[0] >= 1000
@@ -70,13 +69,10 @@ def test_map_and_topic_pages_in_chromium(built_corpus: Settings, built_store, tm
         # its subtree stays on the chart.
         branch = top[0]
         subtree = {t.label for t in built_store.topics() if branch in built_store.ancestors(t.id)}
-        target = next(
-            e for e in driver.find_elements(By.CSS_SELECTOR, SLICE_TEXT) if e.text == branch.label
-        )
-        ActionChains(driver).move_to_element(target).click().perform()
+        click_slice(driver, branch.label)
 
         def drilled(d: WebDriver) -> bool:
-            shown = {e.text for e in d.find_elements(By.CSS_SELECTOR, SLICE_TEXT) if e.text}
+            shown = set(chart_labels(d))
             return branch.label in shown and shown <= subtree
 
         WebDriverWait(driver, 30, poll_frequency=0.1).until(drilled)
@@ -84,6 +80,7 @@ def test_map_and_topic_pages_in_chromium(built_corpus: Settings, built_store, tm
         driver.get(f"{url}/topic?topic={leaf.id}")
         wait_for_heading(driver, leaf.label)
         wait_for_text(driver, f"Papers ({len(built_store.assignments(topic_id=leaf.id))})")
+        wait_until_drawn(driver)
         shot = tmp_path / "topic.png"
         driver.save_screenshot(str(shot))
         keep(shot)

@@ -19,6 +19,7 @@ import httpx
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -108,30 +109,62 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[WebDriver]:
             driver.quit()
 
 
+def _js(driver: WebDriver, script: str, *args: object) -> object:
+    """Read the page in one JS call: Streamlit re-renders often, and element handles kept across
+    calls go stale."""
+    return driver.execute_script(script, *args)
+
+
 def chart_labels(driver: WebDriver, timeout: float = 120.0) -> list[str]:
     """Wait until the map's sunburst has drawn its slice labels; return them."""
 
     def labels(d: WebDriver) -> list[str] | bool:
-        try:
-            found = [e.text for e in d.find_elements(By.CSS_SELECTOR, SLICE_TEXT)]
-        except StaleElementReferenceException:  # Streamlit re-rendered mid-read
-            return False
-        return [t for t in found if t] or False
+        found = _js(
+            d,
+            "return Array.from(document.querySelectorAll(arguments[0]))"
+            ".map(e => e.textContent).filter(t => t)",
+            SLICE_TEXT,
+        )
+        return list(found) or False  # type: ignore[call-overload]
 
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(labels)
 
 
-def wait_for_heading(driver: WebDriver, text: str, timeout: float = 120.0) -> None:
-    def shown(d: WebDriver) -> bool:
-        try:
-            return any(h.text.strip() == text for h in d.find_elements(By.TAG_NAME, "h1"))
-        except StaleElementReferenceException:
-            return False
+def click_slice(driver: WebDriver, label: str, timeout: float = 30.0) -> None:
+    """Click the sunburst slice labelled `label` (retried while the chart re-renders)."""
 
-    WebDriverWait(driver, timeout, poll_frequency=0.05).until(shown)
+    def clicked(d: WebDriver) -> bool:
+        try:
+            for e in d.find_elements(By.CSS_SELECTOR, SLICE_TEXT):
+                if e.text == label:
+                    ActionChains(d).move_to_element(e).click().perform()
+                    return True
+        except StaleElementReferenceException:
+            pass
+        return False
+
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(clicked)
+
+
+def wait_for_heading(driver: WebDriver, text: str, timeout: float = 120.0) -> None:
+    script = (
+        "return Array.from(document.querySelectorAll('h1'))"
+        ".some(h => h.textContent.trim() === arguments[0])"
+    )
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: _js(d, script, text))
 
 
 def wait_for_text(driver: WebDriver, text: str, timeout: float = 60.0) -> None:
-    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text
-    )
+    script = "return document.body.innerText.includes(arguments[0])"
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: _js(d, script, text))
+
+
+def wait_until_drawn(driver: WebDriver, timeout: float = 60.0) -> None:
+    """Until Streamlit has no loading placeholders left and every data grid has its canvas:
+    widgets load lazily, and a screenshot taken earlier shows grey boxes."""
+    script = """
+        const frames = document.querySelectorAll('[data-testid="stDataFrame"]');
+        const drawn = Array.from(frames).every(f => f.querySelector('canvas'));
+        const waiting = document.querySelectorAll('[data-testid="stSkeleton"]').length;
+        return drawn && waiting === 0;"""
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: _js(d, script))

@@ -71,7 +71,7 @@ st.dataframe(
         [
             {
                 "title": nav.paper_url(p.paper_id) + "#" + p.title,
-                "published": p.published,
+                "published": p.published or "",
                 "score": p.score,
                 "origin": p.origin,
                 "topic": view.topics[p.topic_id].label,

@@ -1,0 +1,67 @@
+"""Facets from the zero-shot classifier (default) and from the LLM (mocked through litellm)."""
+
+import json
+
+import numpy as np
+
+from hierograph.hierarchy.build import make_embedder
+from hierograph.hierarchy.facets import (
+    PROTOTYPES,
+    EmbeddingFacetClassifier,
+    LlmFacetExtractor,
+    facet_counts,
+)
+from hierograph.hierarchy.llm import LlmClient
+
+
+def test_every_paper_gets_one_value_per_closed_dimension(built_store):
+    ids = {p.id for p in built_store.iter_papers()}
+    for dimension, values in PROTOTYPES.items():
+        facets = built_store.facets(dimension=dimension)
+        assert sorted(f.paper_id for f in facets) == sorted(ids)
+        assert {f.value for f in facets} <= set(values)
+    titles = {p.id: p.title for p in built_store.iter_papers()}
+    surveys = [
+        f
+        for f in built_store.facets(dimension="contribution")
+        if "survey" in titles[f.paper_id].lower()
+    ]
+    assert surveys and all(f.value == "survey" for f in surveys)
+    modality = {titles[f.paper_id]: f.value for f in built_store.facets(dimension="modality")}
+    assert modality["Aligning Multimodal LLM with Human Preference: A Survey"] in {
+        "multimodal",
+        "vision-language",
+    }
+    counts = facet_counts(built_store.facets(), ids, "modality")
+    assert sum(n for _, n in counts) == len(ids) and counts[0][0] == "text LLM"
+
+
+def test_llm_facets_validated_with_fallback(built_corpus, built_store, tmp_path):
+    papers = list(built_store.iter_papers())[:6]
+    vectors = built_store.get_embeddings([p.id for p in papers])
+    X = np.stack([vectors[p.id] for p in papers])
+
+    def answer(messages):
+        if papers[0].title in messages[1]["content"]:
+            return json.dumps(
+                {"contribution": "a poem", "modality": "text LLM", "problem": "x", "technique": "y"}
+            )
+        return json.dumps(
+            {
+                "contribution": "method",
+                "modality": "text LLM",
+                "problem": "Aligning models with preferences",
+                "technique": "Preference optimization",
+            }
+        )
+
+    client = LlmClient("openai/gpt-4o-mini", cache_path=tmp_path / "c.sqlite", mock=answer)
+    zero_shot = EmbeddingFacetClassifier(make_embedder(built_corpus, False).encode).fit()
+    facets = LlmFacetExtractor(client, zero_shot).predict(papers, X)
+    first = [f for f in facets if f.paper_id == papers[0].id]
+    assert {f.origin for f in first} == {"embedding"}, "invalid answers fall back"
+    assert {f.dimension for f in first} == {"contribution", "modality"}
+    second = {f.dimension: f for f in facets if f.paper_id == papers[1].id}
+    assert second["technique"].value == "preference optimization"
+    assert second["contribution"].origin == "llm" and len(second) == 4
+    assert client.usage.calls == len(papers) + 1, "one re-ask for the invalid answer"
