@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def run_stage(stage: str, home: str, corpus: str) -> Result:
     if stage == "ingest":
         report = ingest_paths(store, [Path(corpus)], settings.rejects_path())
         out["wall_s"] = time.perf_counter() - start
-        out.update(vars(report), papers=store.paper_count())
+        out.update(asdict(report), papers=store.paper_count())
     elif stage == "embed":
         import torch
 
@@ -155,7 +156,7 @@ def run_stage(stage: str, home: str, corpus: str) -> Result:
         report = build_hierarchy(store, settings, show_progress=False)
         out["wall_s"] = time.perf_counter() - start
         out.update({k: v if isinstance(v, int | float | str | None) else str(v)
-                    for k, v in vars(report).items()})  # fmt: skip
+                    for k, v in asdict(report).items()})  # fmt: skip
         out.update(embedded=calls[0][1], encode_calls=calls)
         out["same_topic_ids"] = before == {t.id for t in store.topics()}
     store.close()

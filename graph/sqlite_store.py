@@ -126,21 +126,25 @@ class SqliteStore(GraphStore):
                     new += 1
                 else:
                     updated += 1
-                (rowid,) = self._db.execute(
-                    "INSERT INTO papers(id, title_key, record) VALUES (?, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET title_key=excluded.title_key, "
-                    "record=excluded.record RETURNING rowid",
-                    (merged.id, title_key(merged.title), merged.model_dump_json()),
-                ).fetchone()
-                # The FTS row shares the paper's rowid: replacing it is an indexed lookup, where
-                # matching on the unindexed id column would scan the whole FTS table.
-                if old is not None:
-                    self._db.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
-                self._db.execute(
-                    "INSERT INTO papers_fts(rowid, id, title, abstract) VALUES (?, ?, ?, ?)",
-                    (rowid, merged.id, merged.title, merged.abstract),
-                )
+                self._write_paper(merged, existed=old is not None)
         return UpsertResult(new, updated, unchanged)
+
+    def _write_paper(self, paper: Paper, existed: bool) -> None:
+        """The paper row and its full-text row, inside the caller's transaction."""
+        (rowid,) = self._db.execute(
+            "INSERT INTO papers(id, title_key, record) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET title_key=excluded.title_key, "
+            "record=excluded.record RETURNING rowid",
+            (paper.id, title_key(paper.title), paper.model_dump_json()),
+        ).fetchone()
+        # The FTS row shares the paper's rowid: replacing it is an indexed lookup, where
+        # matching on the unindexed id column would scan the whole FTS table.
+        if existed:
+            self._db.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
+        self._db.execute(
+            "INSERT INTO papers_fts(rowid, id, title, abstract) VALUES (?, ?, ?, ?)",
+            (rowid, paper.id, paper.title, paper.abstract),
+        )
 
     def get_paper(self, paper_id: str) -> Paper | None:
         row = self._db.execute("SELECT record FROM papers WHERE id = ?", (paper_id,)).fetchone()
@@ -343,17 +347,7 @@ class SqliteStore(GraphStore):
                     unchanged += 1
                     continue
                 new, updated = (new + 1, updated) if old is None else (new, updated + 1)
-                self._db.execute(
-                    "INSERT INTO papers(id, title_key, record) VALUES (?, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET title_key=excluded.title_key, "
-                    "record=excluded.record",
-                    (paper.id, title_key(paper.title), paper.model_dump_json()),
-                )
-                self._db.execute("DELETE FROM papers_fts WHERE id = ?", (paper.id,))
-                self._db.execute(
-                    "INSERT INTO papers_fts(id, title, abstract) VALUES (?, ?, ?)",
-                    (paper.id, paper.title, paper.abstract),
-                )
+                self._write_paper(paper, existed=old is not None)
         return UpsertResult(new, updated, unchanged)
 
     # --- methods, implementations and code links (issue 6) ---

@@ -109,6 +109,7 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
         max_leaf_size=settings.max_leaf_size,
         max_branching=settings.max_branching,
         density_min_points=settings.density_min_points,
+        max_cluster_share=settings.max_cluster_share,
     )
 
 
@@ -153,6 +154,8 @@ def build_hierarchy(
         raise BuildError("the store holds no papers: run `hierograph ingest PATH…` first.")
     embedder = make_embedder(settings, show_progress)
     vectors = embedder.encode([p.text() for p in papers])
+    # Read now: the facet classifier's own encode calls below reset the embedder's counters.
+    embedded, cached = embedder.embedded_count_, embedder.cached_count_
     paper_ids = [p.id for p in papers]
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
     if settings.facets:
@@ -198,8 +201,8 @@ def build_hierarchy(
         topics=len(hierarchy.topics),
         leaves=len(tree.root_.leaves()),
         depth=levels,
-        embedded=embedder.embedded_count_,
-        cached=embedder.cached_count_,
+        embedded=embedded,
+        cached=cached,
         multi_labeled=multi_labeled,
         ids=ids,
         llm=labeler.usage_summary(),

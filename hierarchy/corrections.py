@@ -311,10 +311,24 @@ def _relevel(state: TreeState, effect: Effect, topic_id: str, parent: str | None
         effect.set_topic(state, node, current.model_copy(update=update))
 
 
+def _replayed_leaf(state: TreeState, paper: str, target: str, replay: bool) -> str:
+    """The leaf a replayed placement lands in. A rebuild may have split the human's target
+    into subtopics: the placement then goes to the leaf below it that the rebuild already put
+    the paper in (still inside what the human chose), or else stays a conflict."""
+    if not replay or state.is_leaf(target):
+        return target
+    below = state.subtree(target)
+    inside = sorted(
+        (a for a in state.paper_topics(paper) if a.topic_id in below and state.is_leaf(a.topic_id)),
+        key=lambda a: -a.score,
+    )
+    return inside[0].topic_id if inside else target
+
+
 def plan_move_paper(state: TreeState, p: dict[str, Any], resolve: Resolver, replay: bool) -> Effect:
     paper = p["paper_id"]
     _need_paper(state, paper)
-    target = resolve(p["to"])
+    target = _replayed_leaf(state, paper, resolve(p["to"]), replay)
     _need_leaf(state, target)
     effect = Effect()
     try:
@@ -343,7 +357,7 @@ def plan_move_paper(state: TreeState, p: dict[str, Any], resolve: Resolver, repl
 def plan_add_topic(state: TreeState, p: dict[str, Any], resolve: Resolver, replay: bool) -> Effect:
     paper = p["paper_id"]
     _need_paper(state, paper)
-    target = resolve(p["topic"])
+    target = _replayed_leaf(state, paper, resolve(p["topic"]), replay)
     _need_leaf(state, target)
     existing = state.assignments.get((paper, target))
     if not replay and existing is not None and existing.origin == "human":

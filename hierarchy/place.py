@@ -181,13 +181,19 @@ class Placer:
             disable=not self.show_progress or not state.pending, transient=True
         ) as progress:
             task = progress.add_task("re-clustering grown topics", total=len(state.pending))
+            view = TreeView.of(store)
             while state.pending:
                 leaf = state.pending[0]
-                edit = self.plan_split(TreeView.of(store), leaf, vectors)
+                edit = self.plan_split(view, leaf, vectors)
                 state.pending = state.pending[1:]
-                self._commit(store, state, edit)
-                report.splits += edit is not None
                 progress.advance(task)
+                if edit is None:
+                    # Nothing written: a crash before the next save only re-checks this leaf.
+                    continue
+                self._commit(store, state, edit)
+                view = TreeView.of(store)
+                report.splits += 1
+            state.save(store)
 
     def _cluster_pool(
         self, store: GraphStore, state: PlaceState, vectors: dict, report: PlaceReport

@@ -68,6 +68,7 @@ class TreeBuilder:
         max_leaf_size: int = 12,
         max_branching: int = 12,
         density_min_points: int = 100,
+        max_cluster_share: float = 0.6,
     ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
@@ -78,6 +79,7 @@ class TreeBuilder:
         self.max_leaf_size = max_leaf_size
         self.max_branching = max_branching
         self.density_min_points = density_min_points
+        self.max_cluster_share = max_cluster_share
 
     def fit(
         self,
@@ -160,19 +162,34 @@ class TreeBuilder:
         else:  # too few points to estimate density: UMAP + HDBSCAN would be noise-driven
             raw = np.full(len(members), -1)
         labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
-        if len(set(labels)) < 2:  # density found no usable split: fixed-k fallback
+        # One cluster holding nearly everything (HDBSCAN peeling small satellites off a dense
+        # core) is no split either: recursing on it only makes a deep, lopsided tree.
+        biggest = np.bincount(labels).max() / len(labels)
+        if len(set(labels)) < 2 or biggest > self.max_cluster_share:  # fixed-k fallback
             raw, _ = self.fallback.fit_predict(X)
             labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
         self._noise.update({m: bool(lab == -1) for m, lab in zip(members, raw, strict=True)})
+        labels = self._limit_branching(X, labels)
         groups = [[members[i] for i in np.flatnonzero(labels == c)] for c in sorted(set(labels))]
         # Order children by size, then by first member, so output order is deterministic.
         groups.sort(key=lambda g: (-len(g), g[0]))
-        return [Node(members=g) for g in groups[: self.max_branching]] + self._overflow(groups)
+        return [Node(members=g) for g in groups]
 
-    def _overflow(self, groups: list[list[int]]) -> list[Node]:
-        """Beyond max_branching the smallest groups are merged into one 'other' child."""
-        rest = [m for g in groups[self.max_branching :] for m in g]
-        return [Node(members=sorted(rest))] if rest else []
+    def _limit_branching(self, X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """More clusters than max_branching: similar clusters are grouped (average-linkage on
+        their centroids) into max_branching children, which the recursion splits again, so
+        the extra clusters become a level of their own instead of a catch-all bucket."""
+        found = sorted(set(labels.tolist()))
+        if len(found) <= self.max_branching:
+            return labels
+        from sklearn.cluster import AgglomerativeClustering
+
+        centroids = unit_rows(np.stack([X[labels == c].mean(axis=0) for c in found]))
+        grouping = AgglomerativeClustering(
+            n_clusters=self.max_branching, metric="cosine", linkage="average"
+        ).fit_predict(centroids)
+        remap = dict(zip(found, grouping.tolist(), strict=True))
+        return np.array([remap[c] for c in labels.tolist()])
 
     def _scores(self, members: list[int]) -> dict[int, float]:
         """Cosine to the leaf centroid; points that were noise score lower, so they rank last."""

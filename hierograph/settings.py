@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # Below this many papers a node is split by k-means: density estimates on a few dozen
     # points are noise, and small insertions would reshuffle them (unstable topic ids).
     density_min_points: int = Field(100, ge=2)
+    # A density split whose largest cluster holds more than this share is redone by k-means.
+    max_cluster_share: float = Field(0.6, gt=0, le=1)
     level_sizes: list[int] = Field(default_factory=lambda: [1250, 276, 40, 6])
     # A rebuild over a stored tree seeds its splits with the old topics (k-means from their
     # centroids) so the tree keeps its shape; `hierograph build --fresh` starts from nothing.
@@ -191,7 +193,9 @@ class Settings(BaseSettings):
     ui_top_growing: int = Field(8, ge=0, description="Fastest-growing topics listed on the Map.")
     ui_growing_min_papers: int = Field(5, ge=1, description="Smallest topic in that list.")
     ui_topic_methods: int = Field(5, ge=0, description="Methods listed on a Topic page.")
-    ui_topic_papers: int = Field(500, ge=1, description="Papers listed on a Topic page, best first.")
+    ui_topic_papers: int = Field(
+        500, ge=1, description="Papers listed on a Topic page, best first."
+    )
     ui_similar_papers: int = Field(8, ge=0, le=50)
     ui_search_results: int = Field(20, ge=1, le=100)
     ui_code_papers: int = Field(8, ge=1, description="Papers listed per method, Concept → code.")
