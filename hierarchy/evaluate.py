@@ -159,7 +159,10 @@ def _one_subtree_share(
             topic = by_id[topic.parent]
     totals = Counter(truth)
     held = {
-        label for counts in below.values() for label, n in counts.items() if n > totals[label] / 2
+        label
+        for counts in below.values()
+        for label, n in counts.items()
+        if n > totals[label] / 2 and counts.most_common(1)[0][0] == label
     }
     return len(held) / len(totals)
 

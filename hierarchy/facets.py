@@ -205,7 +205,7 @@ class LlmFacetExtractor:
                     ]
         missing = [i for i, p in enumerate(papers) if p.id not in answers]
         facets = (
-            self.fallback.predict([papers[i].id for i in missing], np.asarray(vectors)[missing])
+            self.fallback.predict([papers[i] for i in missing], np.asarray(vectors)[missing])
             if missing
             else []
         )

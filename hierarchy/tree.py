@@ -67,7 +67,7 @@ class TreeBuilder:
         min_leaf_size: int = 3,
         max_leaf_size: int = 12,
         max_branching: int = 12,
-        density_min_points: int = 100,
+        density_min_points: int = 20,
         max_cluster_share: float = 0.6,
     ) -> None:
         self.reducer = reducer

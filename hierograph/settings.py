@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     tree_mode: Literal["density", "fixed"] = "density"
     # Below this many papers a node is split by k-means: density estimates on a few dozen
     # points are noise, and small insertions would reshuffle them (unstable topic ids).
-    density_min_points: int = Field(100, ge=2)
+    density_min_points: int = Field(20, ge=2)
     # A density split whose largest cluster holds more than this share is redone by k-means.
     max_cluster_share: float = Field(0.6, gt=0, le=1)
     level_sizes: list[int] = Field(default_factory=lambda: [1250, 276, 40, 6])

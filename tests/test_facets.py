@@ -59,7 +59,7 @@ def test_llm_facets_validated_with_fallback(built_corpus, built_store, tmp_path)
     zero_shot = EmbeddingFacetClassifier(make_embedder(built_corpus, False).encode).fit()
     facets = LlmFacetExtractor(client, zero_shot).predict(papers, X)
     first = [f for f in facets if f.paper_id == papers[0].id]
-    assert {f.origin for f in first} == {"embedding"}, "invalid answers fall back"
+    assert {f.origin for f in first} <= {"embedding", "rule"}, "invalid answers fall back"
     assert {f.dimension for f in first} == {"contribution", "modality"}
     second = {f.dimension: f for f in facets if f.paper_id == papers[1].id}
     assert second["technique"].value == "preference optimization"
