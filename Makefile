@@ -1,5 +1,6 @@
 # Hierograph's two entry points: `make demo` (install, ingest the supplied corpus, build, show)
-# and `make test` (install dev extras, start a local Neo4j, run the tests, stop Neo4j).
+# and `make test` (install dev extras and Debian's chromium, start a local Neo4j, run the tests,
+# stop Neo4j).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -26,7 +27,7 @@ demo: install
 	$(BIN)/hierograph show --depth 3
 
 # The Neo4j server is stopped whether the tests pass or fail; pytest's status is the result.
-test: install-dev
+test: install-dev browser-deps
 	$(TEST_NEO4J) $(BIN)/hierograph db start
 	$(TEST_NEO4J) HIEROGRAPH_TEST_NEO4J=1 $(BIN)/pytest; \
 	status=$$?; $(TEST_NEO4J) $(BIN)/hierograph db stop; exit $$status

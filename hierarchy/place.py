@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -23,9 +24,8 @@ from rich.progress import Progress
 
 from hierograph.graph.models import Assignment, Topic, utc_now
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.build import make_tree_builder
+from hierograph.hierarchy.build import make_labeler, make_tree_builder
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.label import KeywordLabeler
 from hierograph.hierarchy.tree import Node, TreeBuilder, content_id
 from hierograph.settings import Settings
 
@@ -133,13 +133,14 @@ class Placer:
     def __init__(self, settings: Settings, show_progress: bool = True) -> None:
         self.settings = settings
         self.show_progress = show_progress
-        self._labeler: KeywordLabeler | None = None
+        self._labeler: Any = None  # build.make_labeler's stage: keyword or LLM
 
     # --- the run ---
     def run(self, store: GraphStore) -> PlaceReport:
         report = PlaceReport()
         self._store = store  # the labeler is fitted on its papers when first needed
         self._labeler = None
+        self._vectors: dict = {}
         state = PlaceState.load(store)
         if state.edit is not None:
             self._commit(store, state, state.edit)
@@ -147,7 +148,7 @@ class Placer:
         before = TreeView.of(store)
         if before.root_id is None:
             return report
-        vectors = store.get_embeddings()
+        vectors = self._vectors = store.get_embeddings()
         assigned = before.assigned()
         todo = sorted(
             p.id
@@ -398,13 +399,14 @@ class Placer:
         labels = labeler.label_tree(top)
         return {id(copies[k]): v for k, v in labels.items() if k in copies}
 
-    def _fit_labeler(self) -> tuple[KeywordLabeler, dict[str, int]]:
-        """The keyword labeler over every paper (its idf needs the whole collection), fitted
-        once per run and only when a topic needs a name."""
+    def _fit_labeler(self) -> tuple[Any, dict[str, int]]:
+        """The build's labeler (keywords, or an LLM when configured) fitted on every embedded
+        paper, since keyword idf needs the whole collection; once per run, and only when a
+        topic needs a name."""
         if self._labeler is None:
-            papers = list(self._store.iter_papers())
+            vectors = self._vectors
+            papers = [p for p in self._store.iter_papers() if p.id in vectors]
             self._rows = {p.id: i for i, p in enumerate(papers)}
-            self._labeler = KeywordLabeler(n_keywords=self.settings.label_keywords).fit(
-                [p.text() for p in papers]
-            )
+            matrix = np.stack([vectors[p.id] for p in papers])
+            self._labeler = make_labeler(self.settings).fit(papers, matrix)
         return self._labeler, self._rows

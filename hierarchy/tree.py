@@ -176,18 +176,21 @@ class TreeBuilder:
         return [Node(members=g) for g in groups]
 
     def _limit_branching(self, X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """More clusters than max_branching: similar clusters are grouped (average-linkage on
-        their centroids) into max_branching children, which the recursion splits again, so
-        the extra clusters become a level of their own instead of a catch-all bucket."""
+        """More clusters than max_branching: similar clusters are grouped (k-means on their
+        centroids) into max_branching children, which the recursion splits again, so the
+        extra clusters become a level of their own instead of a catch-all bucket."""
         found = sorted(set(labels.tolist()))
         if len(found) <= self.max_branching:
             return labels
-        from sklearn.cluster import AgglomerativeClustering
+        from sklearn.cluster import KMeans
 
         centroids = unit_rows(np.stack([X[labels == c].mean(axis=0) for c in found]))
-        grouping = AgglomerativeClustering(
-            n_clusters=self.max_branching, metric="cosine", linkage="average"
-        ).fit_predict(centroids)
+        sizes = np.array([(labels == c).sum() for c in found], dtype=float)
+        # k-means over the centroids, weighted by cluster size: linkage methods chain most
+        # clusters into one giant group on real corpora (measured on the 9,263 papers).
+        grouping = KMeans(
+            n_clusters=self.max_branching, n_init=3, random_state=self.fallback.seed
+        ).fit_predict(centroids, sample_weight=sizes)
         remap = dict(zip(found, grouping.tolist(), strict=True))
         return np.array([remap[c] for c in labels.tolist()])
 
