@@ -13,7 +13,8 @@ _LOCAL_META = {"schema_version", "fts_rowids"}
 
 
 def copy_graph(src: GraphStore, dst: GraphStore) -> dict[str, int]:
-    """Papers, embeddings, the current tree, missing corrections and meta, idempotently."""
+    """Papers, embeddings, the current tree, facets, methods and code links, missing
+    corrections and meta, idempotently."""
     papers = src.iter_papers()
     count = 0
     while batch := list(islice(papers, _BATCH)):
@@ -23,6 +24,13 @@ def copy_graph(src: GraphStore, dst: GraphStore) -> dict[str, int]:
     topics = src.topics()
     if topics:
         dst.replace_hierarchy(Hierarchy(topics=topics, assignments=src.assignments()))
+    # Derived layers follow the papers and the tree they hang on.
+    dst.replace_facets(src.facets())
+    dst.replace_methods(src.methods())
+    dst.replace_method_links(src.method_links())
+    dst.replace_topic_methods(src.topic_methods())
+    dst.replace_code_links(src.code_links())
+    dst.record_link_checks(src.repositories())
     have = {(c.kind, c.actor, c.at, repr(c.payload)) for c in dst.corrections()}
     fresh = [c for c in src.corrections() if (c.kind, c.actor, c.at, repr(c.payload)) not in have]
     for c in fresh:

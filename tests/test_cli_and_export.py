@@ -127,3 +127,10 @@ def test_the_same_commands_work_on_neo4j_and_sync_copies_back(tmp_path, embeddin
     lite = tmp_path / "lite.json"
     assert run(home, "export", "--out", str(lite)).returncode == 0
     assert json.loads(lite.read_text()) == json.loads(out.read_text())
+    with (
+        open_store(load_settings(home=home, store="neo4j")) as neo,
+        open_store(load_settings(home=home, store="sqlite")) as back,
+    ):
+        assert back.facets() == neo.facets() and neo.facets()
+        assert back.method_links() == neo.method_links() and neo.method_links()
+        assert back.code_links() == neo.code_links()
