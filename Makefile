@@ -1,5 +1,5 @@
 # Hierograph's two entry points: `make demo` (install, ingest the supplied corpus, build, show)
-# and `make test` (install dev extras and Debian's chromium, start a local Neo4j, run the tests,
+# and `make test` (install dev + reproduce extras and Debian's chromium, start a local Neo4j, run the tests,
 # stop Neo4j).
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,7 +19,7 @@ install: $(BIN)/python
 	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e .
 
 install-dev: $(BIN)/python
-	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[dev]"
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[dev,reproduce]"
 
 demo: install
 	$(BIN)/hierograph ingest data/hf-papers-alignment.txt
