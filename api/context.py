@@ -19,7 +19,7 @@ from hierograph.graph.factory import open_store
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy.build import make_embedder
 from hierograph.hierarchy.embed import Embedder
-from hierograph.hierarchy.llm import LlmClient
+from hierograph.hierarchy.llm import LlmClient, client_from_settings
 from hierograph.settings import Settings
 
 
@@ -55,12 +55,7 @@ class ApiContext:
 def llm_client(settings: Settings) -> LlmClient | None:
     if settings.llm == "none":
         return None
-    return LlmClient(
-        settings.llm,
-        cache_path=settings.llm_cache_path(),
-        concurrency=settings.llm_concurrency,
-        timeout=settings.llm_timeout,
-    )
+    return client_from_settings(settings)
 
 
 def open_context(settings: Settings, warm: bool = True) -> ApiContext:

@@ -28,7 +28,13 @@ from hierograph.graph.models import (
     Paper,
     Topic,
 )
-from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError, UpsertResult
+from hierograph.graph.store import (
+    SCHEMA_VERSION,
+    GraphStore,
+    StoreError,
+    UpsertResult,
+    rank_by_cosine,
+)
 from hierograph.ingest.ids import title_key
 
 VECTOR_INDEX = "paper_embedding"
@@ -280,12 +286,7 @@ class Neo4jStore(GraphStore):
         )
         if not rows:
             return []
-        ids = [r["id"] for r in rows]
-        matrix = np.asarray([r["v"] for r in rows], dtype=np.float32)
-        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        sims = matrix @ query
-        order = np.lexsort((np.array(ids), -sims))[:k]
-        return [(ids[i], float(sims[i])) for i in order]
+        return rank_by_cosine([r["id"] for r in rows], np.asarray([r["v"] for r in rows]), query, k)
 
     def fulltext_search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         lucene = _lucene_query(query)

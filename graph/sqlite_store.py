@@ -26,7 +26,13 @@ from hierograph.graph.models import (
     Paper,
     Topic,
 )
-from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError, UpsertResult
+from hierograph.graph.store import (
+    SCHEMA_VERSION,
+    GraphStore,
+    StoreError,
+    UpsertResult,
+    rank_by_cosine,
+)
 from hierograph.ingest.ids import title_key
 
 _SCHEMA = """
@@ -187,13 +193,7 @@ class SqliteStore(GraphStore):
         if not stored:
             return []
         ids = list(stored)
-        matrix = np.stack([stored[i] for i in ids])
-        matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        query = np.asarray(vector, dtype=np.float32)
-        query = query / max(float(np.linalg.norm(query)), 1e-12)
-        sims = matrix @ query
-        order = np.lexsort((np.array(ids), -sims))[:k]
-        return [(ids[i], float(sims[i])) for i in order]
+        return rank_by_cosine(ids, np.stack([stored[i] for i in ids]), vector, k)
 
     def fulltext_search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         words = re.findall(r"\w+", query.lower())

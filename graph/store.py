@@ -23,6 +23,20 @@ from hierograph.graph.models import Assignment, Correction, Facet, Hierarchy, Pa
 SCHEMA_VERSION = 1
 
 
+def rank_by_cosine(
+    ids: Sequence[str], matrix: np.ndarray, vector: np.ndarray, k: int
+) -> list[tuple[str, float]]:
+    """Top-k (id, cosine) of `matrix` rows against `vector`, ties broken by id: both backends
+    rank through this, so the same data gives the same order in either store."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    query = np.asarray(vector, dtype=np.float32)
+    query = query / max(float(np.linalg.norm(query)), 1e-12)
+    sims = matrix @ query
+    order = np.lexsort((np.array(ids), -sims))[:k]
+    return [(ids[i], float(sims[i])) for i in order]
+
+
 class StoreError(RuntimeError):
     """A store problem the user can act on; the message says what to check."""
 

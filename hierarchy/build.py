@@ -14,7 +14,7 @@ from hierograph.hierarchy.corrections import replay_corrections
 from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.facets import EmbeddingFacetClassifier, LlmFacetExtractor
 from hierograph.hierarchy.label import KeywordLabeler, Label
-from hierograph.hierarchy.llm import LlmClient
+from hierograph.hierarchy.llm import LlmClient, client_from_settings
 from hierograph.hierarchy.llm_label import LlmLabeler
 from hierograph.hierarchy.multilabel import SecondLeafAssigner
 from hierograph.hierarchy.stable_ids import IdMatch, StableIdMatcher, subtree_papers
@@ -73,7 +73,7 @@ def make_labeler(settings: Settings, client: LlmClient | None = None) -> _Keywor
     if client is None and settings.llm == "none":
         return _KeywordStage(settings)
     return LlmLabeler(
-        client or _llm_client(settings),
+        client or client_from_settings(settings),
         KeywordLabeler(n_keywords=settings.label_keywords),
         settings.llm_max_attempts,
     )
@@ -85,15 +85,8 @@ def make_facet_extractor(
     zero_shot = EmbeddingFacetClassifier(embedder.encode).fit()
     if not settings.llm_facets or (client is None and settings.llm == "none"):
         return zero_shot
-    return LlmFacetExtractor(client or _llm_client(settings), zero_shot, settings.llm_max_attempts)
-
-
-def _llm_client(settings: Settings) -> LlmClient:
-    return LlmClient(
-        settings.llm,
-        cache_path=settings.llm_cache_path(),
-        concurrency=settings.llm_concurrency,
-        timeout=settings.llm_timeout,
+    return LlmFacetExtractor(
+        client or client_from_settings(settings), zero_shot, settings.llm_max_attempts
     )
 
 

@@ -12,6 +12,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hierograph.settings import Settings
 
 # litellm fetches a price list from the internet at import unless told to use its bundled copy;
 # this machine (and many deployments) cannot reach it.
@@ -139,3 +143,13 @@ class LlmClient:
     def close(self) -> None:
         if self._cache:
             self._cache.close()
+
+
+def client_from_settings(settings: Settings) -> LlmClient:
+    """The client that settings.llm names, with its cache under the home."""
+    return LlmClient(
+        settings.llm,
+        cache_path=settings.llm_cache_path(),
+        concurrency=settings.llm_concurrency,
+        timeout=settings.llm_timeout,
+    )
