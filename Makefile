@@ -39,6 +39,17 @@ lint: install-dev
 bench-build: install
 	$(BIN)/python bench/bench_build.py
 
+# Build time and peak memory vs N, and Hierograph vs BERTopic on the same embeddings.
+# BENCH_ARGS pass through (e.g. BENCH_ARGS="--limit 1000"); the first run of either embeds the
+# corpus into bench/out/embeddings-cache.sqlite (minutes on CPU), later runs read it.
+.PHONY: bench-scale bench-bertopic
+bench-scale: install
+	$(BIN)/python bench/bench_scale.py $(BENCH_ARGS)
+
+bench-bertopic: $(BIN)/python
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_bertopic.py $(BENCH_ARGS)
+
 clean:
 	rm -rf .hierograph $(TEST_HOME)
 

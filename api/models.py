@@ -76,6 +76,11 @@ class PaperDetail(BaseModel):
     methods: list[MethodRef]
     code: list[str] = Field(description="Repository URLs of the paper's code.")
     similar: list[PaperHit]
+    problem: str | None = Field(
+        None, description="LLM summary: the research problem (null when not summarized)."
+    )
+    method: str | None = Field(None, description="LLM summary: the method or solution.")
+    results: str | None = Field(None, description="LLM summary: the results.")
 
 
 class ChildTopic(BaseModel):
@@ -102,6 +107,9 @@ class TopicDetail(BaseModel):
     children: list[ChildTopic]
     top_papers: list[PaperHit] = Field(description="Best-placed papers by assignment score.")
     methods: list[TopicMethodRef]
+    problem: str = Field("", description="What the topic's papers try to solve (LLM; may be '').")
+    method: str = Field("", description="How they solve it (LLM; may be '').")
+    results: str = Field("", description="What they find (LLM; may be '').")
 
 
 class MethodPaper(BaseModel):

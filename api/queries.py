@@ -271,6 +271,7 @@ def paper_detail(
             methods=methods,
             code=code,
             similar=similar_hits,
+            **(summary.model_dump() if (summary := paper.current_summary()) else {}),
         )
 
 
@@ -322,6 +323,9 @@ def topic_detail(ctx: ApiContext, topic_id: str | None = None, papers: int = 10)
             children=children,
             top_papers=top,
             methods=methods,
+            problem=topic.problem,
+            method=topic.method,
+            results=topic.results,
         )
 
 

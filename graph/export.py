@@ -24,8 +24,11 @@ def export_dict(store: GraphStore) -> dict[str, Any]:
             "arxiv_id": p.arxiv_id,
             "published": p.published,
             "code_urls": p.code_urls,
+            # LLM summary (llm_paper_summaries); null when the paper has no current one.
+            **{k: getattr(s, k) if s else None for k in ("problem", "method", "results")},
         }
         for p in store.iter_papers()
+        for s in [p.current_summary()]
     ]
     topics = [
         {
@@ -34,6 +37,10 @@ def export_dict(store: GraphStore) -> dict[str, Any]:
             "level": t.level,
             "label": t.label,
             "keywords": t.keywords,
+            "summary": t.summary,
+            "problem": t.problem,
+            "method": t.method,
+            "results": t.results,
             "paper_ids": sorted(direct.get(t.id, [])),
         }
         for t in store.topics()

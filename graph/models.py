@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -37,10 +38,29 @@ class Paper(BaseModel):
     upvotes: int | None = Field(None, description="Hugging Face daily-papers upvotes.")
     github_repo: str | None = None
     project_page: str | None = None
+    # --- LLM summary along three dimensions (issue 10 (a)); None until summarized ---
+    problem: str | None = Field(None, description="The research problem, one sentence.")
+    method: str | None = Field(None, description="The method or solution, one sentence.")
+    results: str | None = Field(None, description="The results, one sentence.")
+    summary_of: str | None = Field(
+        None, description="Hash of the title and abstract the summary was made from."
+    )
 
     def text(self) -> str:
         """What gets embedded: the title carries the most signal per token, so it comes first."""
         return f"{self.title}. {self.abstract}"
+
+    def text_hash(self) -> str:
+        """Identifies the text a summary describes: a new abstract makes the summary stale."""
+        return hashlib.sha256(self.text().encode()).hexdigest()[:16]
+
+    def current_summary(self) -> PaperSummary | None:
+        """The stored summary, if it still describes this paper's text."""
+        if self.problem is None or self.summary_of != self.text_hash():
+            return None
+        return PaperSummary(
+            problem=self.problem, method=self.method or "", results=self.results or ""
+        )
 
     def merged_with(self, other: Paper) -> Paper:
         """This record completed by `other`: empty fields filled, lists unioned in order."""
@@ -57,6 +77,14 @@ class Paper(BaseModel):
         return Paper(**data)
 
 
+class PaperSummary(BaseModel):
+    """What a paper tries to solve, how, and what it found: one sentence each."""
+
+    problem: str
+    method: str
+    results: str
+
+
 class Topic(BaseModel):
     id: str
     label: str
@@ -64,6 +92,10 @@ class Topic(BaseModel):
     level: int = 0
     summary: str = ""
     keywords: list[str] = Field(default_factory=list)
+    # Structured like the paper summaries (issue 10 (b)); empty under keyword labels.
+    problem: str = ""
+    method: str = ""
+    results: str = ""
     size: int = 0
     built_at: str = Field(default_factory=utc_now)
 

@@ -26,6 +26,7 @@ from hierograph.graph.models import (
     Facet,
     Hierarchy,
     Paper,
+    PaperSummary,
     Topic,
 )
 from hierograph.graph.store import (
@@ -58,6 +59,12 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE CONSTRAINT repository_url IF NOT EXISTS FOR (r:Repository) REQUIRE r.url IS UNIQUE",
         "CREATE CONSTRAINT facet_value IF NOT EXISTS "
         "FOR (f:FacetValue) REQUIRE (f.dimension, f.value) IS UNIQUE",
+    ],
+    # Paper summaries (p.problem, p.method, p.results, p.summary_of) and structured topic
+    # summaries are plain optional properties: nodes written before read as unsummarized, so
+    # the graph needs no rewrite. Papers still to summarize are found by this index.
+    2: [
+        "CREATE INDEX paper_summary_of IF NOT EXISTS FOR (p:Paper) ON (p.summary_of)",
     ],
 }
 
@@ -220,6 +227,28 @@ class Neo4jStore(GraphStore):
             key=key,
         )
         return _paper(rows[0]["p"]) if rows else None
+
+    def set_paper_summaries(self, summaries: Mapping[str, PaperSummary | None]) -> int:
+        written = 0
+        for batch in _batches(list(summaries.items()), self.batch_size):
+            papers = {p.id: p for p in self._papers_by_id([pid for pid, _ in batch])}
+            rows = []
+            for paper_id, summary in batch:
+                if paper_id not in papers:
+                    continue
+                fields = dict.fromkeys(("problem", "method", "results", "summary_of"))
+                if summary is not None:  # nulls remove the properties: a cleared summary
+                    fields = {**summary.model_dump(), "summary_of": papers[paper_id].text_hash()}
+                rows.append({"id": paper_id, **fields})
+            if rows:
+                self._run(
+                    "UNWIND $rows AS row MATCH (p:Paper {id: row.id}) "
+                    "SET p.problem = row.problem, p.method = row.method, "
+                    "p.results = row.results, p.summary_of = row.summary_of",
+                    rows=rows,
+                )
+            written += len(rows)
+        return written
 
     # --- embeddings ---
     def set_embeddings(self, vectors: Mapping[str, np.ndarray]) -> None:

@@ -24,6 +24,7 @@ from hierograph.graph.models import (
     Facet,
     Hierarchy,
     Paper,
+    PaperSummary,
     Topic,
 )
 from hierograph.graph.store import (
@@ -168,6 +169,22 @@ class SqliteStore(GraphStore):
             "SELECT record FROM papers WHERE title_key = ? ORDER BY id LIMIT 1", (key,)
         ).fetchone()
         return Paper.model_validate_json(row[0]) if row else None
+
+    def set_paper_summaries(self, summaries: Mapping[str, PaperSummary | None]) -> int:
+        written = 0
+        with self._tx():
+            for paper_id, summary in summaries.items():
+                paper = self.get_paper(paper_id)
+                if paper is None:
+                    continue
+                paper = paper.model_copy(update=_summary_fields(paper, summary))
+                # Title and abstract are unchanged, so the full-text row stays as it is.
+                self._db.execute(
+                    "UPDATE papers SET record = ? WHERE id = ?",
+                    (paper.model_dump_json(), paper_id),
+                )
+                written += 1
+        return written
 
     # --- embeddings ---
     def set_embeddings(self, vectors: Mapping[str, np.ndarray]) -> None:
@@ -485,6 +502,12 @@ class SqliteStore(GraphStore):
                 "checked_at=excluded.checked_at, error=excluded.error",
                 [(r.url, r.status, r.ok, r.checked_at, r.error) for r in repos],
             )
+
+
+def _summary_fields(paper: Paper, summary: PaperSummary | None) -> dict[str, str | None]:
+    if summary is None:
+        return {"problem": None, "method": None, "results": None, "summary_of": None}
+    return {**summary.model_dump(), "summary_of": paper.text_hash()}
 
 
 class _Transaction:

@@ -18,9 +18,19 @@ from hierograph.graph.method_models import (
     Repository,
     TopicMethod,
 )
-from hierograph.graph.models import Assignment, Correction, Facet, Hierarchy, Paper, Topic
+from hierograph.graph.models import (
+    Assignment,
+    Correction,
+    Facet,
+    Hierarchy,
+    Paper,
+    PaperSummary,
+    Topic,
+)
 
-SCHEMA_VERSION = 1
+# 2: papers carry LLM summaries (problem, method, results, summary_of) and topics structured
+# summaries (problem, method, results). Older records read as unsummarized.
+SCHEMA_VERSION = 2
 
 
 def rank_by_cosine(
@@ -238,6 +248,21 @@ class GraphStore(ABC):
     @abstractmethod
     def facets(self, *, paper_id: str | None = None, dimension: str | None = None) -> list[Facet]:
         """Facet values, filtered; ordered by paper id, dimension, descending score."""
+
+    # --- paper summaries (issue 10) ---
+    @abstractmethod
+    def set_paper_summaries(self, summaries: Mapping[str, PaperSummary | None]) -> int:
+        """Store each paper's summary, stamped with the hash of its current text (None clears
+        it); unknown paper ids are skipped. Returns how many papers were written."""
+
+    def paper_summaries(self, paper_ids: Sequence[str] | None = None) -> dict[str, PaperSummary]:
+        """Summaries by paper id (all papers when `paper_ids` is None). A summary made from an
+        older title or abstract is stale and absent, as are papers never summarized."""
+        if paper_ids is None:
+            papers: Iterable[Paper | None] = self.iter_papers()
+        else:
+            papers = (self.get_paper(pid) for pid in paper_ids)
+        return {p.id: s for p in papers if p is not None and (s := p.current_summary())}
 
     def __enter__(self) -> GraphStore:
         return self

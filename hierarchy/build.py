@@ -9,14 +9,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.cluster import HdbscanClusterer, KMeansSplitter, UmapReducer
+from hierograph.hierarchy.cluster import (
+    HdbscanClusterer,
+    KMeansSplitter,
+    UmapReducer,
+    resolve_backend,
+)
 from hierograph.hierarchy.corrections import replay_corrections
 from hierograph.hierarchy.embed import Embedder
+from hierograph.hierarchy.executor import executor_from_settings
 from hierograph.hierarchy.facets import EmbeddingFacetClassifier, LlmFacetExtractor
 from hierograph.hierarchy.label import KeywordLabeler, Label
 from hierograph.hierarchy.llm import LlmClient, client_from_settings
-from hierograph.hierarchy.llm_label import LlmLabeler
+from hierograph.hierarchy.llm_label import LlmLabeler, structured_fields
 from hierograph.hierarchy.multilabel import SecondLeafAssigner
+from hierograph.hierarchy.paper_summaries import prepare_clustering
 from hierograph.hierarchy.stable_ids import IdMatch, StableIdMatcher, subtree_papers
 from hierograph.hierarchy.tree import FixedShapeBuilder, Guide, Node, TreeBuilder, content_id
 from hierograph.settings import Settings
@@ -39,6 +46,7 @@ class BuildReport:
     multi_labeled: int
     ids: IdMatch
     llm: str | None = None
+    refined: str | None = None  # the LLM refine pass: merges, moves, declined, calls
 
 
 def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
@@ -48,7 +56,34 @@ def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
         batch_size=settings.embedding_batch_size,
         cache_path=settings.embedding_cache_path(),
         show_progress=show_progress,
+        precision=settings.embedding_precision,
+        auto_batch=settings.embedding_auto_batch,
+        max_batch_size=settings.embedding_max_batch_size,
+        processes=settings.embedding_processes,
+        chunk_size=settings.embedding_chunk_size,
+        memmap_min_rows=settings.embedding_memmap_min_rows,
     )
+
+
+def embed_papers(embedder: Embedder, texts: list[str], settings: Settings) -> np.ndarray:
+    """With `executor = "ray"` the cache misses are embedded as Ray tasks (one per chunk,
+    on every node of a cluster); the cache and the matrix stay in this process."""
+    if settings.executor != "ray":
+        return embedder.encode(texts)
+    from functools import partial
+
+    from hierograph.hierarchy.executor import embed_distributed
+
+    with executor_from_settings(settings) as executor:
+        compute = partial(
+            embed_distributed,
+            executor=executor,
+            model=settings.embedding_model,
+            device=settings.device,
+            batch_size=settings.embedding_batch_size,
+            chunk_size=max(1, settings.embedding_chunk_size // (settings.executor_workers or 2)),
+        )
+        return embedder.encode(texts, compute=compute)
 
 
 class _KeywordStage:
@@ -93,9 +128,21 @@ def make_facet_extractor(
 def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
     if settings.tree_mode == "fixed":
         return FixedShapeBuilder(settings.level_sizes, settings.seed)
+    backend = resolve_backend(settings.cluster_backend)
     return TreeBuilder(
-        reducer=UmapReducer(settings.umap_neighbors, settings.umap_components, settings.seed),
-        clusterer=HdbscanClusterer(settings.min_cluster_size),
+        reducer=UmapReducer(
+            settings.umap_neighbors,
+            settings.umap_components,
+            settings.seed,
+            low_memory=settings.umap_low_memory,
+            fit_sample=settings.umap_fit_sample,
+            backend=backend,
+        ),
+        clusterer=HdbscanClusterer(
+            settings.min_cluster_size,
+            "cuml" if backend == "cuml" else settings.hdbscan_impl,
+            settings.hdbscan_fast_min_points,
+        ),
         fallback=KMeansSplitter(settings.max_branching, settings.min_leaf_size, settings.seed),
         max_depth=settings.max_depth,
         min_leaf_size=settings.min_leaf_size,
@@ -103,6 +150,7 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
         max_branching=settings.max_branching,
         density_min_points=settings.density_min_points,
         max_cluster_share=settings.max_cluster_share,
+        dispatch_min_size=settings.executor_min_subtree,
     )
 
 
@@ -124,6 +172,7 @@ def to_hierarchy(root: Node, paper_ids: list[str], labeler: KeywordLabeler) -> H
                 level=level,
                 summary=label.summary,
                 keywords=label.keywords,
+                **structured_fields(label),
                 size=len(node.members),
                 built_at=built_at,
             )
@@ -146,7 +195,7 @@ def build_hierarchy(
     if not papers:
         raise BuildError("the store holds no papers: run `hierograph ingest PATH…` first.")
     embedder = make_embedder(settings, show_progress)
-    vectors = embedder.encode([p.text() for p in papers])
+    vectors = embed_papers(embedder, [p.text() for p in papers], settings)
     # Read now: the facet classifier's own encode calls below reset the embedder's counters.
     embedded, cached = embedder.embedded_count_, embedder.cached_count_
     paper_ids = [p.id for p in papers]
@@ -154,6 +203,13 @@ def build_hierarchy(
     if settings.facets:
         extractor = make_facet_extractor(settings, embedder, llm_client)
         store.replace_facets(extractor.predict(papers, np.asarray(vectors)))
+    # Paper summaries (llm_paper_summaries), then what is clustered (embedding_source): from
+    # here on `vectors` are the clustering vectors; the stored ones above stay for search.
+    client = llm_client
+    if client is None and settings.llm != "none" and settings.llm_paper_summaries:
+        client = client_from_settings(settings)
+    clustering = prepare_clustering(store, settings, papers, np.asarray(vectors), embedder, client)
+    papers, vectors = clustering.papers, clustering.vectors
 
     with Progress(
         TextColumn("clustering"),
@@ -169,11 +225,20 @@ def build_hierarchy(
         kwargs = {}
         if isinstance(builder, TreeBuilder) and settings.guided_rebuild and previous.topics:
             kwargs["guide"] = guide_from(previous, paper_ids)
-        tree = builder.fit(
-            np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
-        )
-    labeler = make_labeler(settings, llm_client).fit(papers, np.asarray(vectors))
+        with executor_from_settings(settings) as executor:
+            if isinstance(builder, TreeBuilder):
+                kwargs["executor"] = executor
+            tree = builder.fit(
+                np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
+            )
+    labeler = make_labeler(settings, client).fit(papers, np.asarray(vectors))
     hierarchy = to_hierarchy(tree.root_, paper_ids, labeler)
+    from hierograph.hierarchy.llm_refine import refine_hierarchy
+
+    # An LLM may merge near-duplicate siblings and move misplaced leaves (llm_refine_budget).
+    hierarchy, refined = refine_hierarchy(
+        hierarchy, papers, np.asarray(vectors), settings, getattr(labeler, "client", llm_client)
+    )
     hierarchy, multi_labeled = SecondLeafAssigner(
         settings.multi_label_margin, settings.multi_label_min_similarity
     ).extend(hierarchy, dict(zip(paper_ids, vectors, strict=True)))
@@ -192,13 +257,14 @@ def build_hierarchy(
     return BuildReport(
         papers=len(papers),
         topics=len(hierarchy.topics),
-        leaves=len(tree.root_.leaves()),
+        leaves=len({t.id for t in hierarchy.topics} - {t.parent for t in hierarchy.topics}),
         depth=levels,
         embedded=embedded,
         cached=cached,
         multi_labeled=multi_labeled,
         ids=ids,
-        llm=labeler.usage_summary(),
+        llm="; ".join(n for n in (clustering.note, labeler.usage_summary()) if n) or None,
+        refined=refined.summary() if refined else None,
     )
 
 

@@ -1,9 +1,15 @@
 """Clustering stages. Each has explicit settings in __init__ and `fit_predict(X)` returning
-(labels, strength): labels -1 for noise, strength in [0, 1] for membership confidence."""
+(labels, strength): labels -1 for noise, strength in [0, 1] for membership confidence.
+
+Backends: the CPU path (umap-learn, sklearn's or fast_hdbscan's HDBSCAN) is the reference;
+cuML's UMAP and HDBSCAN take over on a CUDA GPU when installed. The cuML branches are kept
+small and import-guarded: no machine this project tests on has a GPU, so they are untested."""
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
+from typing import Literal
 
 import numpy as np
 from sklearn.cluster import HDBSCAN, KMeans
@@ -28,42 +34,150 @@ def absorb_small(X: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray
     return labels
 
 
-class UmapReducer:
-    """UMAP to a few dimensions where density clustering works; small inputs pass through."""
+def cuml_usable() -> bool:
+    """cuML is installed and a CUDA device is visible (cuML needs both)."""
+    if importlib.util.find_spec("cuml") is None:
+        return False
+    try:
+        import cupy
 
-    def __init__(self, n_neighbors: int = 15, n_components: int = 5, seed: int = 42) -> None:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - no driver, no device, broken install: all mean "no GPU"
+        return False
+
+
+def resolve_backend(wanted: str) -> Literal["cpu", "cuml"]:
+    """`auto`: cuML on a GPU when installed, else the CPU reference path."""
+    if wanted == "auto":
+        return "cuml" if cuml_usable() else "cpu"
+    if wanted == "cuml" and not cuml_usable():
+        raise RuntimeError("cluster_backend=cuml, but cuML or a CUDA GPU is missing")
+    return "cuml" if wanted == "cuml" else "cpu"
+
+
+def resolve_hdbscan(
+    wanted: str, points: int = 0, fast_min_points: int = 200_000
+) -> Literal["sklearn", "fast_hdbscan"]:
+    """`auto`: sklearn's HDBSCAN (the reference) for nodes below `fast_min_points`, fast_hdbscan
+    (parallel Boruvka MST) above when installed. In the deterministic mode rebuilds need,
+    fast_hdbscan was 4-20x slower than sklearn on 9k-50k points (2 cores), so it only pays
+    where sklearn's MST becomes the bottleneck."""
+    if wanted == "auto":
+        big = points >= fast_min_points
+        return "fast_hdbscan" if big and importlib.util.find_spec("fast_hdbscan") else "sklearn"
+    return "fast_hdbscan" if wanted == "fast_hdbscan" else "sklearn"
+
+
+class UmapReducer:
+    """UMAP to a few dimensions where density clustering works; small inputs pass through.
+
+    At scale: umap-learn switches to approximate kNN (pynndescent) above 4,096 points;
+    `low_memory` keeps pynndescent's memory use down; `fit_sample` > 0 fits UMAP on that many
+    random points and maps the rest with `transform`, so a node of a million points costs a
+    fit on the sample plus a linear pass."""
+
+    def __init__(
+        self,
+        n_neighbors: int = 15,
+        n_components: int = 5,
+        seed: int = 42,
+        low_memory: bool = True,
+        fit_sample: int = 0,
+        backend: Literal["cpu", "cuml"] = "cpu",
+    ) -> None:
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.seed = seed
+        self.low_memory = low_memory
+        self.fit_sample = fit_sample
+        self.backend = backend
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         n = len(X)
         if n <= self.n_components + 2:
             return X
+        sample = 0 < self.fit_sample < n
+        fit_rows = (
+            np.sort(np.random.default_rng(self.seed).choice(n, self.fit_sample, replace=False))
+            if sample
+            else np.arange(n)
+        )
+        reducer = self._make(len(fit_rows))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if not sample:
+                return np.asarray(reducer.fit_transform(X))
+            out = np.empty((n, self.n_components), dtype=np.float32)
+            out[fit_rows] = np.asarray(reducer.fit_transform(X[fit_rows]))
+            rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
+            out[rest] = np.asarray(reducer.transform(X[rest]))
+            return out
+
+    def _make(self, n: int):  # noqa: ANN202 - umap / cuML objects, both imported late
+        n_neighbors = max(2, min(self.n_neighbors, n - 1))
+        if self.backend == "cuml":
+            from cuml.manifold import UMAP
+
+            return UMAP(
+                n_neighbors=n_neighbors,
+                n_components=self.n_components,
+                metric="cosine",
+                min_dist=0.0,
+                random_state=self.seed,
+                output_type="numpy",
+            )
         import umap  # deferred: importing umap compiles numba code (seconds)
 
-        reducer = umap.UMAP(
-            n_neighbors=max(2, min(self.n_neighbors, n - 1)),
+        return umap.UMAP(
+            n_neighbors=n_neighbors,
             n_components=self.n_components,
             metric="cosine",
             min_dist=0.0,
             random_state=self.seed,  # also makes UMAP single-threaded, hence deterministic
             init="spectral" if n > self.n_components + 10 else "random",
+            low_memory=self.low_memory,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return reducer.fit_transform(X)
 
 
 class HdbscanClusterer:
-    def __init__(self, min_cluster_size: int = 4) -> None:
+    """HDBSCAN by one of three implementations with the same defaults (min_samples =
+    min_cluster_size, excess-of-mass selection): sklearn's (the reference), fast_hdbscan's
+    (parallel, run in its deterministic mode so a rebuild gives the same tree), or cuML's."""
+
+    def __init__(
+        self,
+        min_cluster_size: int = 4,
+        impl: Literal["auto", "sklearn", "fast_hdbscan", "cuml"] = "sklearn",
+        fast_min_points: int = 200_000,
+    ) -> None:
         self.min_cluster_size = min_cluster_size
+        self.impl = impl
+        self.fast_min_points = fast_min_points
 
     def fit_predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(X) < 2 * self.min_cluster_size:
             return np.full(len(X), -1), np.zeros(len(X))
-        model = HDBSCAN(min_cluster_size=self.min_cluster_size, copy=True).fit(X)
-        return model.labels_, model.probabilities_
+        impl = self.impl
+        if impl != "cuml":
+            impl = resolve_hdbscan(impl, len(X), self.fast_min_points)
+        if impl == "fast_hdbscan":
+            import fast_hdbscan  # deferred: numba-compiled, loads in seconds
+
+            # fast_hdbscan's min_samples counts neighbours without the point itself, sklearn's
+            # with it: one less gives sklearn's core distances (measured on the 9,263 papers:
+            # ARI 0.95 to sklearn's labels at min_cluster_size 4, against 0.66 without it).
+            model = fast_hdbscan.HDBSCAN(
+                min_cluster_size=self.min_cluster_size,
+                min_samples=max(1, self.min_cluster_size - 1),
+                reproducible=True,
+            ).fit(X)
+        elif impl == "cuml":
+            from cuml.cluster.hdbscan import HDBSCAN as CumlHDBSCAN
+
+            model = CumlHDBSCAN(min_cluster_size=self.min_cluster_size, output_type="numpy").fit(X)
+        else:
+            model = HDBSCAN(min_cluster_size=self.min_cluster_size, copy=True).fit(X)
+        return np.asarray(model.labels_), np.asarray(model.probabilities_)
 
 
 class KMeansSplitter:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,13 +18,17 @@ from hierograph.hierarchy.cluster import (
     unit_rows,
 )
 
+if TYPE_CHECKING:
+    from hierograph.hierarchy.executor import Executor
+
 # Noise points get their nearest cluster but a score scaled down by this, so they rank last.
 NOISE_SCORE_FACTOR = 0.5
 
 
 @dataclass
 class Node:
-    members: list[int]  # row indices into the embedding matrix
+    # Row indices into the embedding matrix, ascending (every split keeps its parent's order).
+    members: list[int]
     children: list[Node] = field(default_factory=list)
     scores: dict[int, float] = field(default_factory=dict)  # leaves: member → assignment score
 
@@ -47,6 +53,53 @@ class Guide:
     children: list[Guide] = field(default_factory=list)
 
 
+def restrict_guide(guide: Guide, rows: dict[int, int]) -> Guide:
+    """The guide over a subset of rows, renumbered by `rows` (old row → new row); topics left
+    with no rows are dropped, as a guided split skips them anyway."""
+    return Guide(
+        members={rows[m] for m in guide.members if m in rows},
+        children=[
+            restrict_guide(c, rows) for c in guide.children if any(m in rows for m in c.members)
+        ],
+    )
+
+
+@dataclass
+class SubtreeTask:
+    """What a worker needs to grow one subtree: its rows of the (unit-length) embedding matrix
+    in member order, the members' global row indices, their noise flags from the split that
+    formed the group, and the old topic it grew from, renumbered to local rows."""
+
+    rows: np.ndarray
+    members: list[int]
+    depth: int
+    noise: list[bool]
+    guide: Guide | None = None
+
+
+@dataclass
+class SubtreeResult:
+    node: Node  # global row indices, leaf scores filled in
+    noise: dict[int, bool]
+
+
+def grow_subtree(builder: TreeBuilder, task: SubtreeTask) -> SubtreeResult:
+    """Runs in a worker: the subtree grown exactly as the serial recursion would grow it.
+    Local rows 0…n-1 stand for the members; members are ascending, so local and global order
+    agree and every order-based tie-break gives the same tree."""
+    builder = copy.copy(builder)  # settings only (see __getstate__); the caller's stays as is
+    builder.X_ = task.rows
+    builder._on_leaf = lambda n: None
+    builder._noise = dict(enumerate(task.noise))
+    builder._executor = None
+    node = builder._grow(list(range(len(task.members))), task.depth, task.guide)
+    glob = task.members
+    for sub, _, _ in node.walk():
+        sub.members = [glob[i] for i in sub.members]
+        sub.scores = {glob[i]: s for i, s in sub.scores.items()}
+    return SubtreeResult(node, {glob[i]: v for i, v in builder._noise.items()})
+
+
 def content_id(paper_ids: Sequence[str]) -> str:
     """Same papers → same id, so a rebuild over the same data keeps every topic id."""
     return "t" + hashlib.sha1("\n".join(sorted(paper_ids)).encode()).hexdigest()[:12]
@@ -55,7 +108,11 @@ def content_id(paper_ids: Sequence[str]) -> str:
 class TreeBuilder:
     """Density clustering (UMAP + HDBSCAN) per node of at least `density_min_points` papers,
     k-means where density finds no split or the node is smaller, recursing until topics are
-    small enough or deep enough."""
+    small enough or deep enough.
+
+    Once a node is split its children's subtrees are independent: given a parallel executor,
+    each child of at least `dispatch_min_size` papers (that will split again) is grown by a
+    worker, smaller ones inline; the tree is the same as the serial one."""
 
     def __init__(
         self,
@@ -69,6 +126,7 @@ class TreeBuilder:
         max_branching: int = 12,
         density_min_points: int = 20,
         max_cluster_share: float = 0.6,
+        dispatch_min_size: int = 500,
     ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
@@ -80,23 +138,63 @@ class TreeBuilder:
         self.max_branching = max_branching
         self.density_min_points = density_min_points
         self.max_cluster_share = max_cluster_share
+        self.dispatch_min_size = dispatch_min_size
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Workers get the settings only: the matrix travels sliced, in the task."""
+        fitted = {"X_", "root_", "_on_leaf", "_noise", "_executor", "_pending"}
+        return {k: v for k, v in self.__dict__.items() if k not in fitted}
 
     def fit(
         self,
         X: np.ndarray,
         on_leaf: Callable[[int], None] | None = None,
         guide: Guide | None = None,
+        executor: Executor | None = None,
     ) -> TreeBuilder:
         """`guide`: the previous tree over the same rows; where a node still matches one of its
         topics, that topic's split seeds k-means, so a rebuild after a few new papers keeps
-        its shape (and topic ids) instead of starting from nothing."""
+        its shape (and topic ids) instead of starting from nothing. `executor`: where large
+        subtrees grow (None or a serial executor: here, in order)."""
         self.X_ = unit_rows(np.asarray(X, dtype=np.float32))
         self._on_leaf = on_leaf or (lambda n: None)
         # Whether each point was HDBSCAN noise in the split that formed its current group;
         # groups are disjoint, so deeper splits only overwrite their own members.
         self._noise: dict[int, bool] = {}
+        self._executor = executor if executor is not None and not executor.inline else None
+        self._pending: dict[Any, Node] = {}
         self.root_ = self._grow(list(range(len(X))), depth=0, guide=guide)
+        if self._pending:
+            self._collect()
         return self
+
+    def _collect(self) -> None:
+        """Subtrees from the workers fill their placeholders as each one finishes."""
+        assert self._executor is not None
+        for ticket, result in self._executor.results():
+            placeholder = self._pending.pop(ticket)
+            placeholder.children, placeholder.scores = result.node.children, result.node.scores
+            self._noise.update(result.noise)
+            for leaf in result.node.leaves():
+                self._on_leaf(len(leaf.members))
+
+    def _child(self, members: list[int], depth: int, guide: Guide | None) -> Node:
+        if (
+            self._executor is None
+            or len(members) < self.dispatch_min_size
+            or not self._wants_split(len(members), depth)
+        ):
+            return self._grow(members, depth, guide)
+        task = SubtreeTask(
+            rows=self.X_[members],
+            members=members,
+            depth=depth,
+            noise=[bool(self._noise.get(m)) for m in members],
+            guide=restrict_guide(guide, {m: i for i, m in enumerate(members)}) if guide else None,
+        )
+        placeholder = Node(members=members)
+        self._pending[self._executor.submit(grow_subtree, self, task)] = placeholder
+        return placeholder
 
     def _wants_split(self, size: int, depth: int) -> bool:
         if depth >= self.max_depth or size < 2 * self.min_leaf_size:
@@ -117,7 +215,7 @@ class TreeBuilder:
             self._on_leaf(len(members))
             return node
         node.children = [
-            self._grow(g.members, depth + 1, gd) for g, gd in zip(groups, guides, strict=True)
+            self._child(g.members, depth + 1, gd) for g, gd in zip(groups, guides, strict=True)
         ]
         return node
 

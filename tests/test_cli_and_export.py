@@ -89,12 +89,32 @@ def test_json_export_contract(built_store):
     data = export_dict(built_store)
     assert set(data) == {"version", "papers", "topics"}
     for paper in data["papers"]:
-        assert set(paper) == {"id", "title", "arxiv_id", "published", "code_urls"}
+        assert set(paper) == {
+            "id",
+            "title",
+            "arxiv_id",
+            "published",
+            "code_urls",
+            "problem",
+            "method",
+            "results",
+        }
     topics = {t["id"]: t for t in data["topics"]}
     [root] = [t for t in data["topics"] if t["parent"] is None]
     assert root["level"] == 0
     for t in data["topics"]:
-        assert set(t) == {"id", "parent", "level", "label", "keywords", "paper_ids"}
+        assert set(t) == {
+            "id",
+            "parent",
+            "level",
+            "label",
+            "keywords",
+            "summary",
+            "problem",
+            "method",
+            "results",
+            "paper_ids",
+        }
         if t["parent"] is not None:
             assert t["level"] == topics[t["parent"]]["level"] + 1
     direct = [pid for t in data["topics"] for pid in t["paper_ids"]]

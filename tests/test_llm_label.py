@@ -34,8 +34,17 @@ def honest(messages) -> str:
             "label": " ".join(kws[:2]).title(),
             "summary": f"Papers about {kws[0]} and {kws[1]}.",
             "keywords": kws,
+            **structured(kws),
         }
     )
+
+
+def structured(kws: list[str]) -> dict[str, str]:
+    return {
+        "problem": f"How to get {kws[0]} right.",
+        "method": f"They use {kws[1]}.",
+        "results": f"Better {kws[2]}.",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +78,11 @@ def test_valid_answers_name_every_topic_and_the_cache_makes_reruns_free(corpus, 
         name = labels[id(node)]
         assert 1 <= len(name.label.split()) <= 6 and name.summary.startswith("Papers about")
         assert len(name.keywords) == 5
+        assert name.problem == f"How to get {name.keywords[0]} right."
+        assert (name.method, name.results) == (
+            f"They use {name.keywords[1]}.",
+            f"Better {name.keywords[2]}.",
+        )
     again, labels2, _ = label(corpus, tmp_path, honest)
     assert again.client.usage.calls == 0 and again.client.usage.cache_hits == len(topics)
     assert [labels2[id(n)].label for n in topics] == [labels[id(n)].label for n in topics]
@@ -114,6 +128,7 @@ def test_duplicate_sibling_labels_are_re_asked(corpus, tmp_path):
                 "label": "Language Models",
                 "summary": "Papers on language models.",
                 "keywords": (kws + ["a", "b", "c", "d", "e"])[:5],
+                **structured(kws + ["a", "b", "c"]),
             }
         )
 
@@ -160,12 +175,19 @@ def test_ungrounded_or_malformed_labels_are_rejected():
         "label": "Preference Optimization",
         "summary": "Papers on it.",
         "keywords": ["a", "b", "c", "d", "e"],
+        "problem": "Aligning models with preferences.",
+        "method": "Direct optimization of a preference loss.",
+        "results": "Better win rates.",
     }
     assert parse_answer("```json\n" + json.dumps(good) + "\n```", vocab).label == good["label"]
     with pytest.raises(ValueError, match="none of the words"):
         parse_answer(json.dumps({**good, "label": "Banana Republic"}), vocab)
     with pytest.raises(ValueError, match="exactly one sentence"):
         parse_answer(json.dumps({**good, "summary": "One. Two."}), vocab)
+    with pytest.raises(ValueError, match="method must be exactly one sentence"):
+        parse_answer(json.dumps({**good, "method": "No full stop"}), vocab)
+    with pytest.raises(ValueError, match="problem"):
+        parse_answer(json.dumps({k: v for k, v in good.items() if k != "problem"}), vocab)
     with pytest.raises(ValueError, match="exactly 5"):
         parse_answer(json.dumps({**good, "keywords": ["a"]}), vocab)
     with pytest.raises(ValueError, match="no JSON"):

@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, Topic
+from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, PaperSummary, Topic
 from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError
 from hierograph.graph.sync import copy_graph
 
@@ -229,6 +229,9 @@ def test_both_stores_agree_on_semantic_search_and_sync_copies_everything(tmp_pat
     lite.replace_hierarchy(tree(ps))
     lite.append_correction(Correction(kind="move", actor="ann", payload={"p": ps[0].id}))
     lite.set_meta("last_build", "x")
+    lite.set_paper_summaries(
+        {p.id: PaperSummary(problem=f"P{i}.", method="M.", results="R.") for i, p in enumerate(ps)}
+    )
     counts = copy_graph(lite, neo)
     assert counts == {"papers": 60, "topics": 7, "corrections": 1}
     assert copy_graph(lite, neo)["corrections"] == 0, "sync is idempotent"
@@ -238,6 +241,7 @@ def test_both_stores_agree_on_semantic_search_and_sync_copies_everything(tmp_pat
         assert [i for i, _ in a] == [i for i, _ in b]
         np.testing.assert_allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
     assert list(neo.iter_papers()) == list(lite.iter_papers())
+    assert neo.paper_summaries() == lite.paper_summaries() and len(neo.paper_summaries()) == 60
     assert neo.topics() == lite.topics()
     assert neo.assignments() == lite.assignments()
     assert [c.payload for c in neo.corrections()] == [c.payload for c in lite.corrections()]
@@ -301,3 +305,68 @@ def test_facets_replace_per_dimension(store):
         ("modality", "text LLM", "embedding"),
     ]
     assert [f.paper_id for f in store.facets(dimension="contribution")] == [ps[0].id, ps[1].id]
+
+
+def test_paper_summaries_are_stored_kept_by_reingest_and_go_stale_with_the_text(store):
+    ps = papers(4)
+    store.upsert_papers(ps)
+    one = PaperSummary(problem="P0.", method="M0.", results="R0.")
+    two = PaperSummary(problem="P1.", method="M1.", results="R1.")
+    assert store.set_paper_summaries({ps[0].id: one, ps[1].id: two, "unknown": one}) == 2
+    assert store.paper_summaries() == {ps[0].id: one, ps[1].id: two}
+    assert store.paper_summaries([ps[1].id, ps[2].id]) == {ps[1].id: two}
+    got = store.get_paper(ps[0].id)
+    assert (got.problem, got.method, got.results) == ("P0.", "M0.", "R0.")
+    assert got.summary_of == ps[0].text_hash()
+    # Re-ingesting the same record (no summary in it) keeps the summary.
+    assert store.upsert_papers([ps[0]]).unchanged == 1
+    assert store.paper_summaries([ps[0].id]) == {ps[0].id: one}
+    # A new abstract (a newer arXiv version) leaves the old summary stale: no longer current.
+    changed = store.get_paper(ps[1].id).model_copy(update={"abstract": "A different abstract."})
+    store.replace_papers([changed])
+    assert ps[1].id not in store.paper_summaries()
+    assert store.get_paper(ps[1].id).problem == "P1.", "stale, not lost"
+    # None clears.
+    store.set_paper_summaries({ps[0].id: None})
+    got = store.get_paper(ps[0].id)
+    assert (got.problem, got.method, got.results, got.summary_of) == (None, None, None, None)
+    assert store.paper_summaries() == {}
+    assert store.get_paper(ps[3].id) == ps[3], "other papers untouched"
+
+
+def test_structured_topic_summaries_round_trip(store):
+    ps = papers(8)
+    store.upsert_papers(ps)
+    h = tree(ps)
+    structured = h.topics[1].model_copy(
+        update={"problem": "What they solve.", "method": "How.", "results": "What they found."}
+    )
+    store.replace_hierarchy(
+        h.model_copy(update={"topics": [h.topics[0], structured, *h.topics[2:]]})
+    )
+    got = store.get_topic(structured.id)
+    assert (got.problem, got.method, got.results) == (
+        "What they solve.",
+        "How.",
+        "What they found.",
+    )
+    assert store.get_topic("a00").problem == "", "keyword-labelled topics stay empty"
+    store.upsert_topics([got.model_copy(update={"results": "Revised."})])
+    assert store.get_topic(structured.id).results == "Revised."
+    assert store.topics()[1] == store.get_topic(structured.id)
+
+
+def test_version_1_store_is_migrated_and_keeps_its_data(store):
+    ps = papers(3)
+    store.upsert_papers(ps)
+    store.replace_hierarchy(tree(ps))
+    store.set_meta("schema_version", "1")
+    reopened = type(store)(**_reopen_args(store))
+    assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+    assert list(reopened.iter_papers()) == ps
+    assert reopened.paper_summaries() == {}
+    assert all(t.problem == "" for t in reopened.topics())
+    summary = PaperSummary(problem="P.", method="M.", results="R.")
+    assert reopened.set_paper_summaries({ps[2].id: summary}) == 1
+    assert reopened.paper_summaries() == {ps[2].id: summary}
+    reopened.close()

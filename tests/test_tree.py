@@ -1,11 +1,24 @@
 """Invariants of the tree built from the supplied corpus with the real embedding model."""
 
+import importlib.util
 from collections import Counter
 
 import networkx as nx
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy
+from hierograph.hierarchy.build import build_hierarchy, make_tree_builder
+from hierograph.hierarchy.cluster import (
+    HdbscanClusterer,
+    UmapReducer,
+    cuml_usable,
+    resolve_backend,
+    resolve_hdbscan,
+    unit_rows,
+)
+from hierograph.settings import load_settings
 
 from .conftest import seeded_home
 
@@ -112,3 +125,66 @@ def test_fixed_shape_mode_builds_the_requested_levels(built_corpus, embedding_ca
         leaves = {t.id for t in topics if not any(c.parent == t.id for c in topics)}
         primary = {a.paper_id for a in store.assignments() if a.topic_id in leaves}
         assert primary == {p.id for p in store.iter_papers()}
+
+
+# --- clustering backends and scale settings (issue 9) ---
+
+
+def _blobs(seed: int = 0, centres: int = 5, per: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = np.concatenate(
+        [c + 0.15 * rng.normal(size=(per, 32)) for c in rng.normal(size=(centres, 32))]
+    )
+    return X.astype(np.float32), np.repeat(np.arange(centres), per)
+
+
+def test_fast_hdbscan_agrees_with_sklearn_on_the_same_reduced_data():
+    pytest.importorskip("fast_hdbscan")
+    X, _ = _blobs(per=80)
+    reduced = UmapReducer(15, 5, seed=42).fit_transform(unit_rows(X))
+    sk, _ = HdbscanClusterer(4, "sklearn").fit_predict(reduced)
+    fast, strength = HdbscanClusterer(4, "fast_hdbscan").fit_predict(reduced)
+    assert adjusted_rand_score(sk, fast) > 0.9
+    assert strength.shape == (len(X),) and 0 <= strength.min() <= strength.max() <= 1
+    again, _ = HdbscanClusterer(4, "fast_hdbscan").fit_predict(reduced)
+    assert np.array_equal(fast, again), "deterministic mode: a rebuild gives the same labels"
+
+
+def test_umap_fit_sample_maps_every_point_and_keeps_the_clusters():
+    X, truth = _blobs()
+    X = unit_rows(X)
+    sampled = UmapReducer(15, 5, seed=42, fit_sample=100).fit_transform(X)
+    assert sampled.shape == (len(X), 5) and np.isfinite(sampled).all()
+    assert np.array_equal(sampled, UmapReducer(15, 5, seed=42, fit_sample=100).fit_transform(X))
+    labels, _ = HdbscanClusterer(4, "sklearn").fit_predict(sampled)
+    # 200 of the 300 points were never fitted, only transformed: they land in their blobs.
+    assert adjusted_rand_score(truth, labels) > 0.9
+
+
+def test_backend_settings_reach_the_builder(tmp_path):
+    settings = load_settings(
+        home=tmp_path, hdbscan_impl="sklearn", umap_fit_sample=5000, umap_low_memory=False
+    )
+    builder = make_tree_builder(settings)
+    assert builder.clusterer.impl == "sklearn"
+    assert (builder.reducer.fit_sample, builder.reducer.low_memory) == (5000, False)
+    assert builder.dispatch_min_size == settings.executor_min_subtree
+    auto = make_tree_builder(load_settings(home=tmp_path, hdbscan_fast_min_points=1000))
+    assert auto.clusterer.impl == ("cuml" if cuml_usable() else "auto")
+    assert auto.reducer.backend == ("cuml" if cuml_usable() else "cpu")
+    assert auto.clusterer.fast_min_points == 1000
+
+
+def test_auto_hdbscan_is_sklearn_for_small_nodes_and_fast_hdbscan_for_large_ones():
+    fast = "fast_hdbscan" if importlib.util.find_spec("fast_hdbscan") else "sklearn"
+    assert resolve_hdbscan("auto", points=999, fast_min_points=1000) == "sklearn"
+    assert resolve_hdbscan("auto", points=1000, fast_min_points=1000) == fast
+    assert resolve_hdbscan("sklearn", points=10**6) == "sklearn"
+    assert resolve_hdbscan("fast_hdbscan", points=10) == "fast_hdbscan"
+
+
+def test_asking_for_cuml_without_a_gpu_fails_clearly():
+    if cuml_usable():
+        pytest.skip("this machine has cuML and a GPU")
+    with pytest.raises(RuntimeError, match="cuML"):
+        resolve_backend("cuml")

@@ -40,6 +40,11 @@ for col, (label, url) in zip(cols, buttons, strict=False):
     col.link_button(label, url)
 
 st.write(paper.abstract)
+if summary := paper.current_summary():
+    st.markdown(
+        f"- **Problem:** {summary.problem}\n- **Method:** {summary.method}\n"
+        f"- **Results:** {summary.results}"
+    )
 
 st.subheader("In the tree")
 paths = data.paper_paths(view, paper.id)

@@ -47,6 +47,9 @@ if view.recent_since:
 st.caption(" · ".join([*facts, f"id `{topic.id}`"]))
 if topic.summary:
     st.write(topic.summary)
+structured = [("Problem", topic.problem), ("Method", topic.method), ("Results", topic.results)]
+if any(text for _, text in structured):
+    st.markdown("\n".join(f"- **{name}:** {text}" for name, text in structured if text))
 if topic.keywords:
     st.markdown("**Keywords:** " + ", ".join(topic.keywords))
 

@@ -1,0 +1,169 @@
+"""What bench_scale.py and bench_bertopic.py share: a corpus sample (optionally repeated with
+perturbed ids), the embedding cache kept under bench/out/, a full `hierograph build` in a fresh
+spawned child (wall time, a breakdown, its own peak RSS) and the fixed-shape level sizes.
+
+Not a benchmark itself. Like bench_build.py, every import that is heavy (numpy, torch) happens
+inside the child functions: the parent must stay small, because a spawned child's ru_maxrss
+starts from the RSS of the process it was forked from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from bench_build import _peak_mib, _timed
+
+# The shared corpus sits beside the repository (../shared), on a developer's machine and in CI.
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
+OUT_DIR = Path(__file__).resolve().parent / "out"
+# One embedding cache for all benchmarks (bench_build.py --cache writes the same file): the
+# first run embeds the corpus (minutes on CPU), every later one reads it.
+CACHE = OUT_DIR / "embeddings-cache.sqlite"
+# Science Hierarchography's level sizes for 10k papers, leaves first.
+LEVEL_SIZES_10K = (1250, 276, 40, 6)
+Result = dict[str, Any]
+
+
+def in_child(fn: Callable[..., Result], *args: Any) -> Result:
+    """fn(*args) in a fresh spawned process: its peak RSS is its own, its imports are cold."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def copy_id(arxiv_id: str, k: int) -> str:
+    """A well-formed arXiv id for copy k ≥ 1 of a paper: the yymm prefix moves to 2030 and later
+    (k // 12 years, k % 12 months), a range no real paper has, so copies never collide with the
+    originals or each other, and `arxiv_id_of` still parses them (ids, URLs, dedup all work)."""
+    number = arxiv_id.split(".", 1)[1]
+    return f"{30 + k // 12:02d}{k % 12 + 1:02d}.{number}"
+
+
+def write_corpus(src: Path, dest: Path, n: int | None = None, repeat: int = 1) -> int:
+    """The records of src, then repeat - 1 perturbed copies of them, cut to the first n (src is
+    shuffled already, so any prefix is a fair sample, and the originals come first). A copy has
+    a new arXiv id (abs/pdf URLs follow it) and " (copy k)" after its title. The title change
+    is what makes the copies real work: a different text is a different embedding-cache key and
+    a different paper for dedup, so a repeated corpus is embedded and clustered in full (GPU
+    runs at 100k and 1M papers); its vectors stay close to the original's. Returns the count."""
+    with src.open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    total = len(records) * repeat if n is None else min(n, len(records) * repeat)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.open("w", encoding="utf-8") as out:
+        for i in range(total):
+            k, record = divmod(i, len(records))[0], records[i % len(records)]
+            if k:
+                record = dict(record, title=f"{record['title']} (copy {k})")
+                record["arxiv_id"] = copy_id(record["arxiv_id"], k)
+                record["abs_url"] = f"https://arxiv.org/abs/{record['arxiv_id']}"
+                record["pdf_url"] = f"https://arxiv.org/pdf/{record['arxiv_id']}"
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return total
+
+
+def seed_cache(home: Path, cache: Path = CACHE) -> None:
+    """Put the shared embedding cache where a build in `home` looks for it."""
+    home.mkdir(parents=True, exist_ok=True)
+    if cache.is_file():
+        shutil.copyfile(cache, home / "embeddings.sqlite")  # Settings.embedding_cache_path()
+
+
+def save_cache(home: Path, cache: Path = CACHE) -> None:
+    """Keep what a run embedded for the next one."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(home / "embeddings.sqlite", cache)
+
+
+def scaled_level_sizes(n: int) -> list[int]:
+    """Science Hierarchography's 1250/276/40/6 per 10k papers, scaled to n papers."""
+    return [max(2, round(size * n / 10_000)) for size in LEVEL_SIZES_10K]
+
+
+def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Result:
+    """`hierograph build` (build_hierarchy, keyword labels) over the papers already in home's
+    store, in a spawned child. Imports are timed apart (a CLI user pays them once per run, but
+    they do not grow with N). The breakdown wraps the classes build_hierarchy uses. With
+    `evaluate_gold`, the tree is scored against each paper's arXiv primary category after the
+    peak RSS is read."""
+    out: Result = {"rss_at_start_mib": _peak_mib()}
+    start = time.perf_counter()
+    from dataclasses import asdict
+
+    import umap  # noqa: F401 - numba compiles on import: seconds that do not grow with N
+
+    from hierograph.graph.sqlite_store import SqliteStore
+    from hierograph.hierarchy import cluster, facets, label, methods, tree
+    from hierograph.hierarchy.build import build_hierarchy
+    from hierograph.hierarchy.embed import Embedder
+    from hierograph.settings import load_settings
+
+    out["imports_s"] = time.perf_counter() - start
+    builders: list[Any] = []  # the tree builder build_hierarchy makes: its noise flags
+    out["tree_s"] = 0.0
+
+    def keep(fit: Callable[..., Any]) -> Callable[..., Any]:
+        def fit_kept(self: Any, *args: Any, **kwargs: Any) -> Any:
+            builders.append(self)
+            begin = time.perf_counter()
+            try:
+                return fit(self, *args, **kwargs)
+            finally:
+                out["tree_s"] += time.perf_counter() - begin
+
+        return fit_kept
+
+    for builder_class in (tree.TreeBuilder, tree.FixedShapeBuilder):
+        builder_class.fit = keep(builder_class.fit)  # type: ignore[method-assign]
+    for cls, attr, key in [
+        (Embedder, "encode", "encode"),
+        (cluster.UmapReducer, "fit_transform", "umap"),
+        (cluster.HdbscanClusterer, "fit_predict", "hdbscan"),
+        (cluster.KMeansSplitter, "fit_predict", "kmeans"),
+        (facets.EmbeddingFacetClassifier, "fit", "facet_fit"),  # loads the model
+        (facets.EmbeddingFacetClassifier, "predict", "facets"),
+        (label.KeywordLabeler, "fit", "label_fit"),
+        (label.KeywordLabeler, "label_tree", "label"),
+        (methods, "link_registry", "link_registry"),  # build imports it at call time
+    ]:
+        _timed(cls, attr, out, key)
+    settings = load_settings(home=Path(home), llm="none", **overrides)
+    store = SqliteStore(settings.db_path())
+    start = time.perf_counter()
+    report = build_hierarchy(store, settings, show_progress=False)
+    out["wall_s"] = time.perf_counter() - start
+    out["peak_rss_mib"] = _peak_mib()
+    out.update({k: v for k, v in asdict(report).items() if isinstance(v, int | float | str)})
+    out["tree_mode"] = settings.tree_mode
+    if settings.tree_mode == "fixed":
+        out["level_sizes"] = list(settings.level_sizes)
+    noise = getattr(builders[0], "_noise", {}) if builders else {}
+    # Hierograph assigns every paper; this is the share that was HDBSCAN noise at the split
+    # that formed its final group (absorbed into the nearest cluster, scored lower).
+    out["noise_share"] = sum(noise.values()) / report.papers if noise else 0.0
+    if evaluate_gold:
+        out["levels"] = score_levels(store)
+    store.close()
+    return out
+
+
+def score_levels(store: Any) -> list[Result]:
+    """NMI/ARI/AMI of each tree level against the papers' arXiv primary categories, through
+    hierarchy/evaluate.py (primary leaf per paper; a shallower leaf counts as its own
+    ancestor at deeper levels)."""
+    from dataclasses import asdict
+
+    from make_gold import gold_line
+
+    from hierograph.hierarchy.evaluate import GoldRecord, evaluate
+
+    gold = [gold_line(p.model_dump()) for p in store.iter_papers()]
+    records = [GoldRecord.model_validate(g) for g in gold if g]
+    report = evaluate(store, records, gold_depth=2)  # ["cs", "cs.CL"]: the primary category
+    return [asdict(level) for level in report.levels]
