@@ -211,7 +211,10 @@ def plot(systems: dict[str, Result], n_categories: int, path: Path, title: str) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--limit", type=int, help="only the first N papers (default: all)")
     ap.add_argument("--seed", type=int, default=42, help="UMAP random_state, both systems")

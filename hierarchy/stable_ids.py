@@ -104,12 +104,18 @@ class StableIdMatcher:
             if t.parent is None:
                 update["parent"] = None
             if t.id in renamed:
-                if overlap[t.id] >= self.keep_label_jaccard:
-                    old_t = renamed[t.id]
+                old_t = renamed[t.id]
+                # An LLM name (it comes with structured summaries) replaces a keyword one even
+                # when the papers stayed: switching an LLM on must change the names.
+                upgraded = bool(t.problem) and not old_t.problem
+                if overlap[t.id] >= self.keep_label_jaccard and not upgraded:
                     update |= {
                         "label": old_t.label,
                         "summary": old_t.summary,
                         "keywords": old_t.keywords,
+                        "problem": old_t.problem,
+                        "method": old_t.method,
+                        "results": old_t.results,
                     }
                 else:
                     relabeled += 1

@@ -48,6 +48,38 @@ def test_matching_keeps_ids_and_labels_of_persisting_topics():
     assert (stats.kept, stats.new, stats.retired) == (3, 2, 2)  # P1→q1 kept; P2, L3 retired
 
 
+def test_a_kept_label_keeps_its_summaries_but_an_llm_label_replaces_a_keyword_one():
+    groups = {"L1": ("P1", list("abcdef")), "L2": ("P1", list("ghij")), "L3": ("P2", list("klm"))}
+    keyword_tree, llm_tree = tree(groups, "kw"), tree(groups, "llm")
+    llm_tree = llm_tree.model_copy(
+        update={
+            "topics": [
+                t.model_copy(update={"problem": f"P {t.id}.", "method": "M.", "results": "R."})
+                for t in llm_tree.topics
+            ]
+        }
+    )
+    matcher = StableIdMatcher(min_jaccard=0.3, keep_label_jaccard=0.6)
+    upgraded, stats = matcher.match(keyword_tree, llm_tree)
+    leaf = {t.id: t for t in upgraded.topics}["L1"]
+    assert (leaf.label, leaf.problem) == ("llm L1", "P L1."), "the LLM name wins over keywords"
+    assert stats.relabeled == 5  # every non-root topic got its LLM name
+
+    again = tree(groups, "again")
+    rewritten = again.model_copy(
+        update={
+            "topics": [
+                t.model_copy(update={"problem": "Other.", "method": "x.", "results": "y."})
+                for t in again.topics
+            ]
+        }
+    )
+    kept, stats = matcher.match(upgraded, rewritten)
+    leaf = {t.id: t for t in kept.topics}["L1"]
+    assert (leaf.label, leaf.problem, leaf.method) == ("llm L1", "P L1.", "M.")
+    assert stats.relabeled == 0
+
+
 def test_a_topic_that_changed_level_keeps_its_id():
     old = tree({"L1": ("P1", list("abcd")), "L2": ("P1", list("efgh"))}, "old")
     flat = Hierarchy(
