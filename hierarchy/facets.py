@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, field_validator
 
 from hierograph.graph.models import Facet, Paper
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.llm import LlmClient, LlmError
+from hierograph.hierarchy.llm import LlmClient, ask_until_valid
 from hierograph.hierarchy.llm_label import neutralize
 
 PROTOTYPES: dict[str, dict[str, list[str]]] = {
@@ -181,28 +181,9 @@ class LlmFacetExtractor:
             ]
             for p in papers
         }
-        answers: dict[str, PaperFacets] = {}
-        for _ in range(self.max_attempts):
-            pending = [pid for pid in conversations if pid not in answers]
-            if not pending:
-                break
-            replies = self.client.run_all([conversations[pid] for pid in pending])
-            for pid, reply in zip(pending, replies, strict=True):
-                if isinstance(reply, LlmError):
-                    continue
-                try:
-                    found = re.search(r"\{.*\}", reply, re.DOTALL)
-                    answers[pid] = PaperFacets.model_validate_json(found.group(0) if found else "")
-                except ValidationError as e:
-                    conversations[pid] = [
-                        *conversations[pid],
-                        {"role": "assistant", "content": reply},
-                        {
-                            "role": "user",
-                            "content": f"That answer is invalid: "
-                            f"{e.errors()[0]['msg']}. Reply with the corrected JSON object only.",
-                        },
-                    ]
+        answers = ask_until_valid(
+            self.client, conversations, lambda _, reply: _parse_facets(reply), self.max_attempts
+        ).answers
         missing = [i for i, p in enumerate(papers) if p.id not in answers]
         facets = (
             self.fallback.predict([papers[i] for i in missing], np.asarray(vectors)[missing])
@@ -226,3 +207,8 @@ def facet_counts(
         if f.dimension == dimension and f.paper_id in paper_ids:
             counts[f.value] = counts.get(f.value, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _parse_facets(reply: str) -> PaperFacets:
+    found = re.search(r"\{.*\}", reply, re.DOTALL)
+    return PaperFacets.model_validate_json(found.group(0) if found else "")

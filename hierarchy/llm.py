@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from hierograph.settings import Settings
@@ -143,6 +143,74 @@ class LlmClient:
     def close(self) -> None:
         if self._cache:
             self._cache.close()
+
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+@dataclass
+class Asked(Generic[K, T]):
+    """What `ask_until_valid` got: valid answers, why the others have none, and the cost."""
+
+    answers: dict[K, T]
+    unanswered: dict[K, str]
+    calls: int = 0  # conversations sent (cache hits included)
+    provider_down: bool = False  # a whole round failed: no key, no network
+
+
+def ask_until_valid(
+    client: LlmClient,
+    conversations: dict[K, Messages],
+    parse: Callable[[K, str], T],
+    max_attempts: int,
+    budget: int | None = None,
+) -> Asked[K, T]:
+    """Every conversation answered and `parse`d (it raises ValueError, pydantic's
+    ValidationError included, on an invalid answer); an invalid answer is re-asked with the
+    error, up to `max_attempts` asks and `budget` conversations sent in all. A provider error
+    is not re-asked: the key goes unanswered, and a round of nothing but errors ends it all."""
+    result: Asked[K, T] = Asked(answers={}, unanswered={})
+    pending = dict(conversations)
+    asked = dict.fromkeys(pending, 0)
+    last_error: dict[K, str] = {}
+    for _ in range(max_attempts):
+        room = len(pending) if budget is None else budget - result.calls
+        if not pending or room <= 0 or result.provider_down:
+            break
+        keys = list(pending)[:room]
+        replies = client.run_all([pending[k] for k in keys])
+        result.calls += len(keys)
+        result.provider_down = all(isinstance(r, LlmError) for r in replies)
+        for key, reply in zip(keys, replies, strict=True):
+            asked[key] += 1
+            conversation = pending.pop(key)
+            if isinstance(reply, LlmError):
+                result.unanswered[key] = f"LLM error: {reply}"
+                continue
+            try:
+                result.answers[key] = parse(key, reply)
+            except ValueError as e:
+                # pydantic's own text spans lines of URLs; its messages are what a model needs.
+                errors = getattr(e, "errors", None)
+                last_error[key] = "; ".join(x["msg"] for x in errors()) if errors else str(e)
+                pending[key] = [
+                    *conversation,
+                    {"role": "assistant", "content": reply},
+                    {
+                        "role": "user",
+                        "content": f"That answer is invalid: {last_error[key]}. "
+                        "Reply with the corrected JSON object only.",
+                    },
+                ]
+    for key in pending:
+        cut = f"no valid answer in {max_attempts} attempts"
+        if asked[key] < max_attempts:
+            cut = "budget spent before a valid answer"
+        result.unanswered[key] = cut + (
+            f"; the last was invalid: {last_error[key]}" if key in last_error else ""
+        )
+    return result
 
 
 def client_from_settings(settings: Settings) -> LlmClient:

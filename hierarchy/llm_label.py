@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.label import ACADEMIC_STOP_WORDS, KeywordLabeler, Label
-from hierograph.hierarchy.llm import LlmClient, LlmError, Messages
+from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid
 from hierograph.hierarchy.tree import Node
 
 MAX_LABEL_WORDS = 6
@@ -202,35 +202,11 @@ class LlmLabeler:
         self, conversations: dict[int, Messages], vocab: dict[int, set[str]]
     ) -> dict[int, TopicLabel | None]:
         """Each conversation answered and checked; invalid answers re-asked with the error."""
-        done: dict[int, TopicLabel | None] = {}
-        pending = dict(conversations)
-        for _ in range(self.max_attempts):
-            if not pending:
-                break
-            keys = list(pending)
-            replies = self.client.run_all([pending[k] for k in keys])
-            if all(isinstance(r, LlmError) for r in replies):
-                self.provider_down_ = True
-            retry: dict[int, Messages] = {}
-            for key, reply in zip(keys, replies, strict=True):
-                if isinstance(reply, LlmError):
-                    done[key] = None  # provider down: no point asking again
-                    continue
-                try:
-                    done[key] = parse_answer(reply, vocab[key])
-                except ValueError as e:
-                    retry[key] = [
-                        *pending[key],
-                        {"role": "assistant", "content": reply},
-                        {
-                            "role": "user",
-                            "content": f"That answer is invalid: {e}. "
-                            "Reply with the corrected JSON object only.",
-                        },
-                    ]
-            pending = retry
-        done.update({k: None for k in pending})
-        return done
+        asked = ask_until_valid(
+            self.client, conversations, lambda k, r: parse_answer(r, vocab[k]), self.max_attempts
+        )
+        self.provider_down_ |= asked.provider_down
+        return {k: asked.answers.get(k) for k in conversations}
 
     def _distinct_siblings(
         self,

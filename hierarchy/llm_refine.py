@@ -32,7 +32,7 @@ from pydantic import BaseModel, StrictBool, ValidationError, field_validator
 
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.llm import LlmClient, LlmError, Messages
+from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid
 from hierograph.hierarchy.llm_label import MAX_LABEL_WORDS, _words, neutralize
 from hierograph.hierarchy.tree import content_id
 
@@ -482,50 +482,25 @@ class LlmRefiner:
     ) -> list[MergeAnswer | MoveAnswer | str]:
         """Each conversation answered and validated; an invalid answer is re-asked with the error
         while attempts and budget last. A string: why no valid answer came (no change)."""
-        done: dict[int, MergeAnswer | MoveAnswer | str] = {}
-        pending = dict(enumerate(conversations))
-        asked = dict.fromkeys(pending, 0)
-        last_error: dict[int, str] = {}
-        for _ in range(self.max_attempts):
-            room = self.budget - self.report_.calls
-            if not pending or room <= 0 or self.provider_down_:
-                break
-            keys = list(pending)[:room]
-            hits = self.client.usage.cache_hits
-            replies = self.client.run_all([pending[k] for k in keys])
-            self.report_.calls += len(keys)
-            for key in keys:
-                asked[key] += 1
-            self.report_.cached += self.client.usage.cache_hits - hits
-            if all(isinstance(r, LlmError) for r in replies):
-                self.provider_down_ = True  # no key, no network: stop asking
-            retry: dict[int, Messages] = {}
-            for key, reply in zip(keys, replies, strict=True):
-                if isinstance(reply, LlmError):
-                    done[key] = f"LLM error: {reply}"
-                    continue
-                schema = MergeAnswer if batch[key].kind == "merge" else MoveAnswer
-                try:
-                    done[key] = parse_json_answer(reply, schema)  # type: ignore[assignment]
-                except ValueError as e:
-                    last_error[key] = str(e)
-                    retry[key] = [
-                        *pending[key],
-                        {"role": "assistant", "content": reply},
-                        {
-                            "role": "user",
-                            "content": f"That answer is invalid: {e}. "
-                            "Reply with the corrected JSON object only.",
-                        },
-                    ]
-            pending = {**retry, **{k: v for k, v in pending.items() if k not in keys}}
-        for key in pending:
-            cut = f"no valid answer in {self.max_attempts} attempts"
-            if asked[key] < self.max_attempts:
-                cut = "budget spent before a valid answer"
-            done[key] = cut + (
-                f"; the last was invalid: {last_error[key]}" if key in last_error else ""
-            )
+        if self.provider_down_:
+            return ["LLM error: the provider is unreachable"] * len(conversations)
+
+        def parse(key: int, reply: str) -> MergeAnswer | MoveAnswer:
+            schema = MergeAnswer if batch[key].kind == "merge" else MoveAnswer
+            return parse_json_answer(reply, schema)  # type: ignore[return-value]
+
+        hits = self.client.usage.cache_hits
+        asked = ask_until_valid(
+            self.client,
+            dict(enumerate(conversations)),
+            parse,
+            self.max_attempts,
+            budget=self.budget - self.report_.calls,
+        )
+        self.report_.calls += asked.calls
+        self.report_.cached += self.client.usage.cache_hits - hits
+        self.provider_down_ |= asked.provider_down  # no key, no network: stop asking
+        done: dict[int, MergeAnswer | MoveAnswer | str] = {**asked.unanswered, **asked.answers}
         return [done[i] for i in range(len(conversations))]
 
     # --- prompts ---

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 
 from hierograph.graph.models import Paper, PaperSummary
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.llm import LlmClient, LlmError, Messages
+from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid
 from hierograph.hierarchy.llm_label import _reason, _words, neutralize
 
 if TYPE_CHECKING:
@@ -123,34 +123,14 @@ class PaperSummarizer:
     def summarize(self, papers: Sequence[Paper]) -> dict[str, PaperSummary]:
         """Summaries of the papers whose answers validated, by paper id; the rest are absent."""
         by_id = {p.id: p for p in papers}
-        pending = {p.id: self.conversation(p) for p in papers}
-        done: dict[str, PaperSummary] = {}
-        for _ in range(self.max_attempts):
-            if not pending:
-                break
-            keys = list(pending)
-            replies = self.client.run_all([pending[k] for k in keys])
-            if all(isinstance(r, LlmError) for r in replies):
-                self.provider_down_ = True  # no key, no network: asking again cannot help
-                break
-            retry: dict[str, Messages] = {}
-            for key, reply in zip(keys, replies, strict=True):
-                if isinstance(reply, LlmError):
-                    continue
-                try:
-                    done[key] = parse_summary(reply, by_id[key])
-                except ValueError as e:
-                    retry[key] = [
-                        *pending[key],
-                        {"role": "assistant", "content": reply},
-                        {
-                            "role": "user",
-                            "content": f"That answer is invalid: {e}. "
-                            "Reply with the corrected JSON object only.",
-                        },
-                    ]
-            pending = retry
-        return done
+        asked = ask_until_valid(
+            self.client,
+            {p.id: self.conversation(p) for p in papers},
+            lambda pid, reply: parse_summary(reply, by_id[pid]),
+            self.max_attempts,
+        )
+        self.provider_down_ = asked.provider_down
+        return asked.answers
 
 
 def summarize_missing(
