@@ -15,7 +15,7 @@ from pydantic import BaseModel, field_validator
 
 from hierograph.graph.models import Facet, Paper
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.llm import LlmClient, ask_until_valid
+from hierograph.hierarchy.llm import LlmClient, ask_until_valid, parse_json_answer
 from hierograph.hierarchy.llm_label import neutralize
 
 PROTOTYPES: dict[str, dict[str, list[str]]] = {
@@ -182,7 +182,10 @@ class LlmFacetExtractor:
             for p in papers
         }
         answers = ask_until_valid(
-            self.client, conversations, lambda _, reply: _parse_facets(reply), self.max_attempts
+            self.client,
+            conversations,
+            lambda _, reply: parse_json_answer(reply, PaperFacets),
+            self.max_attempts,
         ).answers
         missing = [i for i, p in enumerate(papers) if p.id not in answers]
         facets = (
@@ -207,8 +210,3 @@ def facet_counts(
         if f.dimension == dimension and f.paper_id in paper_ids:
             counts[f.value] = counts.get(f.value, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def _parse_facets(reply: str) -> PaperFacets:
-    found = re.search(r"\{.*\}", reply, re.DOTALL)
-    return PaperFacets.model_validate_json(found.group(0) if found else "")

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from hierograph.settings import Settings
 
 # litellm fetches a price list from the internet at import unless told to use its bundled copy;
@@ -143,6 +146,32 @@ class LlmClient:
     def close(self) -> None:
         if self._cache:
             self._cache.close()
+
+
+M = TypeVar("M", bound="BaseModel")
+
+
+def _validation_reason(err: dict) -> str:
+    """A validation error as the model should read it: which field, what is wrong."""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    field = ".".join(str(x) for x in err.get("loc", ()))
+    return msg if not field or msg.startswith(field) else f"{field}: {msg}"
+
+
+def parse_json_answer(text: str, model: type[M]) -> M:
+    """The JSON object in a model's answer, validated; ValueError says what is wrong, in words
+    meant for the re-ask."""
+    from pydantic import ValidationError
+
+    found = re.search(r"\{.*\}", text, re.DOTALL)
+    if not found:
+        raise ValueError("no JSON object in the answer")
+    try:
+        return model.model_validate(json.loads(found.group(0)))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON: {e.msg}") from e
+    except ValidationError as e:
+        raise ValueError("; ".join(_validation_reason(err) for err in e.errors())) from e
 
 
 K = TypeVar("K")

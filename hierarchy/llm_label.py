@@ -7,20 +7,18 @@ the error, then falls back to the keyword label. The build never fails because o
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.label import ACADEMIC_STOP_WORDS, KeywordLabeler, Label
-from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid
+from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid, parse_json_answer
 from hierograph.hierarchy.tree import Node
 
 MAX_LABEL_WORDS = 6
@@ -110,25 +108,9 @@ def _words(text: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[a-z0-9]{3,}", text.lower()) if w not in _STOP}
 
 
-def _reason(err: Any) -> str:
-    """A validation error as the model should read it: which field, what is wrong."""
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    field = ".".join(str(x) for x in err.get("loc", ()))
-    return msg if not field or msg.startswith(field) else f"{field}: {msg}"
-
-
 def parse_answer(text: str, vocabulary: set[str]) -> TopicLabel:
     """The model's answer as a TopicLabel; ValueError says what is wrong, for the re-ask."""
-    found = re.search(r"\{.*\}", text, re.DOTALL)
-    if not found:
-        raise ValueError("no JSON object in the answer")
-    try:
-        answer = TopicLabel.model_validate(json.loads(found.group(0)))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"invalid JSON: {e.msg}") from e
-    except ValidationError as e:
-        reasons = "; ".join(_reason(err) for err in e.errors())
-        raise ValueError(reasons) from e
+    answer = parse_json_answer(text, TopicLabel)
     if not _words(answer.label) & vocabulary:
         raise ValueError(
             "the label uses none of the words of the topic's papers or keywords; "

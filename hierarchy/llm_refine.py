@@ -20,7 +20,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -28,11 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import BaseModel, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, StrictBool, field_validator
 
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid
+from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid, parse_json_answer
 from hierograph.hierarchy.llm_label import MAX_LABEL_WORDS, _words, neutralize
 from hierograph.hierarchy.tree import content_id
 
@@ -82,23 +81,6 @@ class MoveAnswer(BaseModel):
     @classmethod
     def _given(cls, value: str) -> str:
         return _reason(value)
-
-
-def parse_json_answer(text: str, model: type[BaseModel]) -> BaseModel:
-    """The model's answer validated; ValueError says what is wrong, for the re-ask."""
-    found = re.search(r"\{.*\}", text, re.DOTALL)
-    if not found:
-        raise ValueError("no JSON object in the answer")
-    try:
-        return model.model_validate(json.loads(found.group(0)))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"invalid JSON: {e.msg}") from e
-    except ValidationError as e:
-        reasons = "; ".join(
-            f"{'.'.join(map(str, err['loc']))}: {err['msg'].removeprefix('Value error, ')}"
-            for err in e.errors()
-        )
-        raise ValueError(reasons) from e
 
 
 # --- the working tree ---
@@ -487,7 +469,7 @@ class LlmRefiner:
 
         def parse(key: int, reply: str) -> MergeAnswer | MoveAnswer:
             schema = MergeAnswer if batch[key].kind == "merge" else MoveAnswer
-            return parse_json_answer(reply, schema)  # type: ignore[return-value]
+            return parse_json_answer(reply, schema)
 
         hits = self.client.usage.cache_hits
         asked = ask_until_valid(

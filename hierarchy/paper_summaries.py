@@ -10,19 +10,18 @@ current summary are asked, and every answer is cached by the LlmClient, so rerun
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 from hierograph.graph.models import Paper, PaperSummary
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid
-from hierograph.hierarchy.llm_label import _reason, _words, neutralize
+from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid, parse_json_answer
+from hierograph.hierarchy.llm_label import _words, neutralize
 
 if TYPE_CHECKING:
     from hierograph.hierarchy.embed import Embedder
@@ -70,16 +69,7 @@ def quoted(paper: Paper) -> str:
 
 def parse_summary(text: str, paper: Paper) -> PaperSummary:
     """The model's answer as a PaperSummary; ValueError says what is wrong, for the re-ask."""
-    found = re.search(r"\{.*\}", text, re.DOTALL)
-    if not found:
-        raise ValueError("no JSON object in the answer")
-    try:
-        answer = SummaryAnswer.model_validate(json.loads(found.group(0)))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"invalid JSON: {e.msg}") from e
-    except ValidationError as e:
-        reasons = "; ".join(_reason(err) for err in e.errors())
-        raise ValueError(reasons) from e
+    answer = parse_json_answer(text, SummaryAnswer)
     # Grounding: the problem and the method must use some word of the paper as quoted (after
     # neutralize, so an injected instruction's words do not count).
     vocabulary = _words(f"{neutralize(paper.title)} {neutralize(paper.abstract)}")
