@@ -212,7 +212,7 @@ def plot(systems: dict[str, Result], n_categories: int, path: Path, title: str) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n")[0],
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--corpus", type=Path, default=CORPUS)

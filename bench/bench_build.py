@@ -189,7 +189,9 @@ def tree_shape(home: Path) -> Result:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--limit", type=int, help="only the first N records")
     ap.add_argument("--home", type=Path, help="fresh HIEROGRAPH home (kept); default: temp dir")

@@ -28,7 +28,9 @@ OUT = Path(__file__).resolve().parent / "out" / "refresh.json"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--base", type=int, default=8000)
     parser.add_argument("--new", type=int, default=1000)

@@ -118,7 +118,7 @@ def plot(rows: list[Result], path: Path, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n")[0],
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--corpus", type=Path, default=CORPUS)

@@ -179,7 +179,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--limit", type=int, help="first N (unique) papers only")
     ap.add_argument("--source-home", type=Path, help="home with a built hierograph.sqlite")

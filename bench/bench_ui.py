@@ -72,7 +72,9 @@ def script_times(home: Path, repeat: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--home", type=Path, required=True, help="A home with a built tree.")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=OUT)
