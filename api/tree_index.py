@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hierograph.graph.models import Topic
+from hierograph.graph.models import Topic, topic_path
 from hierograph.graph.store import GraphStore
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -87,9 +87,4 @@ class TreeIndex:
 
     def path(self, topic_id: str) -> list[Topic]:
         """Root → … → topic."""
-        out: list[Topic] = []
-        node = self.topics.get(topic_id)
-        while node is not None:
-            out.append(node)
-            node = self.topics.get(node.parent) if node.parent else None
-        return out[::-1]
+        return topic_path(self.topics, topic_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -98,6 +99,16 @@ class Topic(BaseModel):
     results: str = ""
     size: int = 0
     built_at: str = Field(default_factory=utc_now)
+
+
+def topic_path(topics: Mapping[str, Topic], topic_id: str) -> list[Topic]:
+    """The path root → … → topic (inclusive) through `topics` by id; empty if it is unknown."""
+    path: list[Topic] = []
+    node = topics.get(topic_id)
+    while node is not None:
+        path.append(node)
+        node = topics.get(node.parent) if node.parent else None
+    return path[::-1]
 
 
 class Assignment(BaseModel):

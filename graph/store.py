@@ -26,6 +26,7 @@ from hierograph.graph.models import (
     Paper,
     PaperSummary,
     Topic,
+    topic_path,
 )
 
 # 2: papers carry LLM summaries (problem, method, results, summary_of) and topics structured
@@ -161,13 +162,7 @@ class GraphStore(ABC):
 
     def ancestors(self, topic_id: str) -> list[Topic]:
         """The path root → … → topic (inclusive); empty if the topic is unknown."""
-        by_id = {t.id: t for t in self.topics()}
-        path: list[Topic] = []
-        node = by_id.get(topic_id)
-        while node is not None:
-            path.append(node)
-            node = by_id.get(node.parent) if node.parent else None
-        return path[::-1]
+        return topic_path({t.id: t for t in self.topics()}, topic_id)
 
     def subtree_paper_ids(self, topic_id: str) -> set[str]:
         topics = self.topics()

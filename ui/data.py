@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 from pydantic import BaseModel
 
-from hierograph.graph.models import Assignment, Facet, Topic
+from hierograph.graph.models import Assignment, Facet, Topic, topic_path
 from hierograph.graph.store import GraphStore
 
 PATH_SEPARATOR = " › "
@@ -46,12 +46,7 @@ class TreeView:
 
     def path(self, topic_id: str) -> list[Topic]:
         """root → … → topic, inclusive; empty when the topic is unknown."""
-        out: list[Topic] = []
-        node = self.topics.get(topic_id)
-        while node is not None:
-            out.append(node)
-            node = self.topics.get(node.parent) if node.parent else None
-        return out[::-1]
+        return topic_path(self.topics, topic_id)
 
     def path_label(self, topic_id: str) -> str:
         """Labels below the root: the root names the whole corpus, so it adds nothing."""
