@@ -148,9 +148,6 @@ class EmbeddingCache:
                 [model, *chunk],
             )
 
-    def get(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        return {h: np.frombuffer(v, dtype=np.float32) for h, v in self._rows(model, hashes)}
-
     def get_matrix(self, model: str, hashes: Sequence[str]) -> tuple[list[int], np.ndarray]:
         """Positions in `hashes` that are cached, and their vectors as one float32 matrix (one
         buffer, not one array object per vector)."""
@@ -164,9 +161,6 @@ class EmbeddingCache:
             return [], np.zeros((0, 0), dtype=np.float32)
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
         return found, matrix
-
-    def put(self, model: str, vectors: dict[str, np.ndarray]) -> None:
-        self.put_matrix(model, list(vectors), np.stack(list(vectors.values())))
 
     def put_matrix(self, model: str, hashes: Sequence[str], matrix: np.ndarray) -> None:
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
