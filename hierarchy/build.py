@@ -17,7 +17,7 @@ from hierograph.hierarchy.cluster import (
 )
 from hierograph.hierarchy.corrections import replay_corrections
 from hierograph.hierarchy.embed import Embedder
-from hierograph.hierarchy.executor import executor_from_settings
+from hierograph.hierarchy.executor import Executor, executor_from_settings
 from hierograph.hierarchy.facets import EmbeddingFacetClassifier, LlmFacetExtractor
 from hierograph.hierarchy.label import KeywordLabeler, Label
 from hierograph.hierarchy.llm import LlmClient, client_from_settings
@@ -65,25 +65,26 @@ def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
     )
 
 
-def embed_papers(embedder: Embedder, texts: list[str], settings: Settings) -> np.ndarray:
-    """With `executor = "ray"` the cache misses are embedded as Ray tasks (one per chunk,
-    on every node of a cluster); the cache and the matrix stay in this process."""
-    if settings.executor != "ray":
+def embed_papers(
+    embedder: Embedder, texts: list[str], settings: Settings, executor: Executor
+) -> np.ndarray:
+    """On a Ray executor the cache misses are embedded as Ray tasks (one per chunk, on every
+    node of a cluster); the cache and the matrix stay in this process."""
+    if executor.name != "ray":
         return embedder.encode(texts)
     from functools import partial
 
     from hierograph.hierarchy.executor import embed_distributed
 
-    with executor_from_settings(settings) as executor:
-        compute = partial(
-            embed_distributed,
-            executor=executor,
-            model=settings.embedding_model,
-            device=settings.device,
-            batch_size=settings.embedding_batch_size,
-            chunk_size=max(1, settings.embedding_chunk_size // (settings.executor_workers or 2)),
-        )
-        return embedder.encode(texts, compute=compute)
+    compute = partial(
+        embed_distributed,
+        executor=executor,
+        model=settings.embedding_model,
+        device=settings.device,
+        batch_size=settings.embedding_batch_size,
+        chunk_size=max(1, settings.embedding_chunk_size // (settings.executor_workers or 2)),
+    )
+    return embedder.encode(texts, compute=compute)
 
 
 class _KeywordStage:
@@ -194,8 +195,21 @@ def build_hierarchy(
     papers = list(store.iter_papers())
     if not papers:
         raise BuildError("the store holds no papers: run `hierograph ingest PATH…` first.")
+    # One executor for the whole build: a local Ray starts once, for embedding and the tree.
+    with executor_from_settings(settings) as executor:
+        return _build(store, settings, papers, executor, show_progress, llm_client)
+
+
+def _build(
+    store: GraphStore,
+    settings: Settings,
+    papers: list[Paper],
+    executor: Executor,
+    show_progress: bool,
+    llm_client: LlmClient | None,
+) -> BuildReport:
     embedder = make_embedder(settings, show_progress)
-    vectors = embed_papers(embedder, [p.text() for p in papers], settings)
+    vectors = embed_papers(embedder, [p.text() for p in papers], settings, executor)
     # Read now: the facet classifier's own encode calls below reset the embedder's counters.
     embedded, cached = embedder.embedded_count_, embedder.cached_count_
     paper_ids = [p.id for p in papers]
@@ -225,12 +239,11 @@ def build_hierarchy(
         kwargs = {}
         if isinstance(builder, TreeBuilder) and settings.guided_rebuild and previous.topics:
             kwargs["guide"] = guide_from(previous, paper_ids)
-        with executor_from_settings(settings) as executor:
-            if isinstance(builder, TreeBuilder):
-                kwargs["executor"] = executor
-            tree = builder.fit(
-                np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
-            )
+        if isinstance(builder, TreeBuilder):
+            kwargs["executor"] = executor
+        tree = builder.fit(
+            np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
+        )
     labeler = make_labeler(settings, client).fit(papers, np.asarray(vectors))
     hierarchy = to_hierarchy(tree.root_, paper_ids, labeler)
     from hierograph.hierarchy.llm_refine import refine_hierarchy

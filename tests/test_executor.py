@@ -17,6 +17,7 @@ from hierograph.hierarchy.executor import (
     RayExecutor,
     SerialExecutor,
     embed_distributed,
+    executor_from_settings,
     make_executor,
     same_threads_env,
 )
@@ -189,7 +190,8 @@ def test_build_embeds_cache_misses_as_ray_tasks(tmp_path, local_ray):
         home=tmp_path, executor="ray", executor_workers=2, embedding_chunk_size=8
     )
     embedder = make_embedder(settings, show_progress=False)
-    got = embed_papers(embedder, texts, settings)
+    with executor_from_settings(settings) as executor:
+        got = embed_papers(embedder, texts, settings, executor)
     assert embedder._model is None, "the local model embedded what Ray tasks should have"
     assert embedder.embedded_count_ == len(texts)
     expected = Embedder(cache_path=None, show_progress=False).encode(texts)
