@@ -9,7 +9,7 @@ TEST_HOME ?= .hierograph-test
 TEST_NEO4J := HIEROGRAPH_NEO4J_URI=bolt://127.0.0.1:7688 HIEROGRAPH_HOME=$(TEST_HOME)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install install-dev demo test lint bench-build clean
+.PHONY: install install-dev demo test test-fast lint bench-build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,15 @@ test: install-dev browser-deps
 	$(TEST_NEO4J) HIEROGRAPH_TEST_NEO4J=1 $(BIN)/pytest; \
 	status=$$?; $(TEST_NEO4J) $(BIN)/hierograph db stop; exit $$status
 
+# Everything but the slow (real model builds), Neo4j and browser tests: a few minutes.
+test-fast: install-dev
+	$(BIN)/pytest -m "not slow and not neo4j and not browser"
+
+# ruff, and the import layers declared in pyproject.toml (import-linter).
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench-build: install
 	$(BIN)/python bench/bench_build.py

@@ -17,9 +17,9 @@ import numpy as np
 from hierograph.api.tree_index import TreeIndex, tree_signature
 from hierograph.graph.factory import open_store
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.build import make_embedder
 from hierograph.hierarchy.embed import Embedder
-from hierograph.hierarchy.llm import LlmClient, client_from_settings
+from hierograph.jobs.components import client_from_settings, make_embedder
+from hierograph.llm.client import LlmClient
 from hierograph.settings import Settings
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from hierograph.api.tree_index import TreeIndex
 from hierograph.graph.models import Topic
-from hierograph.hierarchy.llm import LlmClient, LlmError
+from hierograph.llm.client import LlmClient, LlmError
 
 log = logging.getLogger(__name__)
 

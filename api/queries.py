@@ -33,11 +33,11 @@ from hierograph.api.models import (
     TopicMethodRef,
     TopicRef,
 )
+from hierograph.curation import corrections as corr
 from hierograph.graph.method_models import Method
 from hierograph.graph.models import Paper, Topic
 from hierograph.graph.store import StoreError
-from hierograph.hierarchy import corrections as corr
-from hierograph.hierarchy.llm import LlmClient
+from hierograph.llm.client import LlmClient
 
 
 class QueryError(Exception):

@@ -70,14 +70,14 @@ def run_stage(stage: str, home: str, corpus: str) -> Result:
     import numpy as np
 
     from hierograph.graph.sqlite_store import SqliteStore
-    from hierograph.hierarchy.build import (
+    from hierograph.hierarchy.label import KeywordLabeler
+    from hierograph.ingest.pipeline import ingest_paths
+    from hierograph.jobs.build import (
         build_hierarchy,
         make_embedder,
         make_tree_builder,
         to_hierarchy,
     )
-    from hierograph.hierarchy.label import KeywordLabeler
-    from hierograph.ingest.pipeline import ingest_paths
     from hierograph.settings import load_settings
 
     settings = load_settings(home=Path(home))

@@ -24,9 +24,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hierograph.hierarchy.build import make_embedder
 from hierograph.hierarchy.embed import pick_device, resolve_model, resolve_precision
 from hierograph.ingest.records import paper_from_fields
+from hierograph.jobs.components import make_embedder
 from hierograph.settings import load_settings
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "arxiv-ai-2025.jsonl"

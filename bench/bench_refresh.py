@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy, make_embedder
-from hierograph.hierarchy.place import POOL_ID, Placer
+from hierograph.hierarchy.place import POOL_ID
 from hierograph.ingest.pipeline import merge_duplicates
 from hierograph.ingest.tabular import parse_jsonl
+from hierograph.jobs.build import build_hierarchy
+from hierograph.jobs.components import make_embedder, make_placer
 from hierograph.settings import load_settings
 
 CORPUS = Path("/work/shared/corpus/arxiv-ai-2025.jsonl")
@@ -83,7 +84,7 @@ def main() -> None:
         store.upsert_papers(new)
         store.set_embeddings({p.id: vectors[p.id] for p in new})
         start = time.perf_counter()
-        report = Placer(inc, show_progress=False).run(store)
+        report = make_placer(inc, show_progress=False).run(store)
         result["place_s"] = round(time.perf_counter() - start, 1)
         topics = {t.id for t in store.topics()}
         result.update(

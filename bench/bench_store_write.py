@@ -24,11 +24,11 @@ from rich.table import Table
 
 from hierograph.graph import neo4j_server
 from hierograph.graph.factory import open_store
+from hierograph.graph.ids import title_key
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.graph.neo4j_store import Neo4jStore, _paper_props
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.graph.store import GraphStore
-from hierograph.ingest.ids import title_key
 from hierograph.ingest.tabular import parse_jsonl
 from hierograph.settings import load_settings
 

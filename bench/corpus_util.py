@@ -99,9 +99,10 @@ def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Re
     import umap  # noqa: F401 - numba compiles on import: seconds that do not grow with N
 
     from hierograph.graph.sqlite_store import SqliteStore
-    from hierograph.hierarchy import cluster, facets, label, methods, tree
-    from hierograph.hierarchy.build import build_hierarchy
+    from hierograph.hierarchy import cluster, facets, label, tree
     from hierograph.hierarchy.embed import Embedder
+    from hierograph.jobs.build import build_hierarchy
+    from hierograph.methods import link as methods
     from hierograph.settings import load_settings
 
     out["imports_s"] = time.perf_counter() - start

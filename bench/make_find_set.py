@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from hierograph.ingest.ids import arxiv_id_of, paper_id
+from hierograph.graph.ids import arxiv_id_of, paper_id
 
 CATEGORY_PHRASES = {
     "cs.CL": "natural language processing",

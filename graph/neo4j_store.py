@@ -12,6 +12,7 @@ import numpy as np
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
+from hierograph.graph.ids import title_key
 from hierograph.graph.method_models import (
     CodeLink,
     Implementation,
@@ -36,7 +37,6 @@ from hierograph.graph.store import (
     UpsertResult,
     rank_by_cosine,
 )
-from hierograph.ingest.ids import title_key
 
 VECTOR_INDEX = "paper_embedding"
 FULLTEXT_INDEX = "paper_text"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hierograph.graph.ids import title_key
 from hierograph.graph.method_models import (
     CodeLink,
     Implementation,
@@ -34,7 +35,6 @@ from hierograph.graph.store import (
     UpsertResult,
     rank_by_cosine,
 )
-from hierograph.ingest.ids import title_key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (

@@ -16,9 +16,9 @@ from sklearn.metrics import (
     normalized_mutual_info_score,
 )
 
+from hierograph.graph.ids import arxiv_id_of, title_key
 from hierograph.graph.models import Topic
 from hierograph.graph.store import GraphStore
-from hierograph.ingest.ids import arxiv_id_of, title_key
 
 
 class GoldRecord(BaseModel):

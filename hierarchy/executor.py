@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from hierograph.settings import Settings
-
 
 class Executor:
     """Base class: a context manager that closes itself."""
@@ -175,10 +173,6 @@ def make_executor(
     if kind == "serial":
         return SerialExecutor()
     raise ValueError(f"unknown executor {kind!r}: serial, process or ray")
-
-
-def executor_from_settings(settings: Settings) -> Executor:
-    return make_executor(settings.executor, settings.executor_workers, settings.ray_address)
 
 
 # One model per worker process and model settings: Ray and the process pool reuse their

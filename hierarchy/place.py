@@ -14,7 +14,7 @@ again finishes the interrupted edit and ends where an uninterrupted run would ha
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,6 @@ from rich.progress import Progress
 
 from hierograph.graph.models import Assignment, Topic, utc_now
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.build import make_labeler, make_tree_builder
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.tree import Node, TreeBuilder, content_id
 from hierograph.settings import Settings
@@ -116,7 +115,13 @@ class PlaceReport:
     labels: dict[str, str] = field(default_factory=dict)  # every topic id → label, for reports
 
 
-def local_builder(settings: Settings, max_depth: int) -> TreeBuilder:
+BuilderFactory = Callable[[Settings], Any]  # settings → the build's tree builder
+LabelerFactory = Callable[[Settings], Any]  # settings → the build's labeling stage
+
+
+def local_builder(
+    settings: Settings, max_depth: int, make_tree_builder: BuilderFactory
+) -> TreeBuilder:
     """The build's tree builder, limited to the levels left below the re-clustered topic."""
     builder = make_tree_builder(settings)
     if not isinstance(builder, TreeBuilder):
@@ -130,10 +135,20 @@ def local_builder(settings: Settings, max_depth: int) -> TreeBuilder:
 class Placer:
     """`run(store)` places every embedded paper that sits in no topic yet."""
 
-    def __init__(self, settings: Settings, show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        make_tree_builder: BuilderFactory,
+        make_labeler: LabelerFactory,
+        show_progress: bool = True,
+    ) -> None:
+        """The factories are the build's (jobs.components), so a placed paper is clustered and
+        named the way a build would."""
         self.settings = settings
+        self.make_tree_builder = make_tree_builder
+        self.make_labeler = make_labeler
         self.show_progress = show_progress
-        self._labeler: Any = None  # build.make_labeler's stage: keyword or LLM
+        self._labeler: Any = None  # the build's labeling stage: keyword or LLM
 
     # --- the run ---
     def run(self, store: GraphStore) -> PlaceReport:
@@ -299,7 +314,9 @@ class Placer:
         ):
             return None
         members = sorted(p for p in current if p in vectors)
-        tree = local_builder(self.settings, self.settings.max_depth - topic.level)
+        tree = local_builder(
+            self.settings, self.settings.max_depth - topic.level, self.make_tree_builder
+        )
         root = tree.fit(np.stack([vectors[p] for p in members])).root_
         if not root.children:
             return None
@@ -311,7 +328,7 @@ class Placer:
     def plan_pool(self, view: TreeView, vectors: dict) -> TreeEdit:
         current = view.members[POOL_ID]
         members = sorted(p for p in current if p in vectors)
-        tree = local_builder(self.settings, self.settings.max_depth - 1)
+        tree = local_builder(self.settings, self.settings.max_depth - 1, self.make_tree_builder)
         root = tree.fit(np.stack([vectors[p] for p in members])).root_
         # The pool's clusters become new top-level topics, siblings of the existing ones.
         top = root if root.children else Node(members=root.members, children=[root])
@@ -408,5 +425,5 @@ class Placer:
             papers = [p for p in self._store.iter_papers() if p.id in vectors]
             self._rows = {p.id: i for i, p in enumerate(papers)}
             matrix = np.stack([vectors[p.id] for p in papers])
-            self._labeler = make_labeler(self.settings).fit(papers, matrix)
+            self._labeler = self.make_labeler(self.settings).fit(papers, matrix)
         return self._labeler, self._rows

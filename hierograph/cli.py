@@ -106,7 +106,7 @@ def build(
     ] = None,
 ) -> None:
     """Embed all papers, cluster them into a topic tree, label it and store it."""
-    from hierograph.hierarchy.build import BuildError, build_hierarchy
+    from hierograph.jobs.build import BuildError, build_hierarchy
 
     if llm is not None:
         state.settings = state.settings.model_copy(update={"llm": llm})
@@ -234,7 +234,6 @@ def eval_tree(
     need no gold (topic sizes, sibling label distinctness, paper-label coherence)."""
     from rich.table import Table
 
-    from hierograph.hierarchy.build import make_embedder
     from hierograph.hierarchy.evaluate import (
         GoldError,
         evaluate,
@@ -242,6 +241,7 @@ def eval_tree(
         load_gold,
         size_distribution,
     )
+    from hierograph.jobs.components import make_embedder
 
     with _open_store() as store:
         if not store.topics():
@@ -358,7 +358,7 @@ ActorOption = Annotated[
 
 
 def _correct(action, *args, actor: str | None = None, **kwargs) -> None:  # noqa: ANN001
-    from hierograph.hierarchy.corrections import CorrectionError
+    from hierograph.curation.corrections import CorrectionError
 
     with _open_store() as store:
         try:
@@ -379,7 +379,7 @@ def correct_move(
     actor: ActorOption = None,
 ) -> None:
     """Move a paper from one topic to another."""
-    from hierograph.hierarchy.corrections import move_paper
+    from hierograph.curation.corrections import move_paper
 
     _correct(move_paper, paper, source, target, actor=actor)
 
@@ -391,7 +391,7 @@ def correct_add(
     actor: ActorOption = None,
 ) -> None:
     """Put a paper in a second (third, …) topic too."""
-    from hierograph.hierarchy.corrections import add_topic
+    from hierograph.curation.corrections import add_topic
 
     _correct(add_topic, paper, topic, actor=actor)
 
@@ -403,7 +403,7 @@ def correct_remove(
     actor: ActorOption = None,
 ) -> None:
     """Take a paper out of one of its topics (not its only one: move it instead)."""
-    from hierograph.hierarchy.corrections import remove_assignment
+    from hierograph.curation.corrections import remove_assignment
 
     _correct(remove_assignment, paper, topic, actor=actor)
 
@@ -416,7 +416,7 @@ def correct_rename(
     actor: ActorOption = None,
 ) -> None:
     """Rename a topic (and optionally rewrite its summary)."""
-    from hierograph.hierarchy.corrections import rename_topic
+    from hierograph.curation.corrections import rename_topic
 
     _correct(rename_topic, topic, label, summary=summary, actor=actor)
 
@@ -428,7 +428,7 @@ def correct_merge(
     actor: ActorOption = None,
 ) -> None:
     """Merge one topic into another."""
-    from hierograph.hierarchy.corrections import merge_topics
+    from hierograph.curation.corrections import merge_topics
 
     _correct(merge_topics, source, target, actor=actor)
 
@@ -441,7 +441,7 @@ def correct_split(
     actor: ActorOption = None,
 ) -> None:
     """Split a leaf: the named papers leave it for a new sibling topic."""
-    from hierograph.hierarchy.corrections import split_topic
+    from hierograph.curation.corrections import split_topic
 
     _correct(split_topic, topic, papers, label=label, actor=actor)
 
@@ -453,7 +453,7 @@ def correct_move_topic(
     actor: ActorOption = None,
 ) -> None:
     """Move a topic (with its subtree) under another parent."""
-    from hierograph.hierarchy.corrections import move_topic
+    from hierograph.curation.corrections import move_topic
 
     _correct(move_topic, topic, parent, actor=actor)
 
@@ -464,7 +464,7 @@ def correct_delete(
     actor: ActorOption = None,
 ) -> None:
     """Delete a topic that holds no papers and no subtopics."""
-    from hierograph.hierarchy.corrections import delete_topic
+    from hierograph.curation.corrections import delete_topic
 
     _correct(delete_topic, topic, actor=actor)
 
@@ -475,7 +475,7 @@ def correct_undo(
     actor: ActorOption = None,
 ) -> None:
     """Undo a correction: its inverse is applied and logged; the log keeps both."""
-    from hierograph.hierarchy.corrections import undo
+    from hierograph.curation.corrections import undo
 
     _correct(undo, correction, actor=actor)
 
@@ -485,7 +485,7 @@ def correct_log(
     limit: Annotated[int, typer.Option(min=0, help="Latest entries to show (0: all).")] = 20,
 ) -> None:
     """List the corrections log, newest last, with the last replay's outcome."""
-    from hierograph.hierarchy.corrections import active_corrections, last_replay
+    from hierograph.curation.corrections import active_corrections, last_replay
 
     with _open_store() as store:
         entries = store.corrections()
@@ -515,7 +515,7 @@ def _correction_target(payload: dict) -> str:
 
 
 def _embedder():  # noqa: ANN202
-    from hierograph.hierarchy.build import make_embedder
+    from hierograph.jobs.components import make_embedder
 
     return make_embedder(state.settings, show_progress=False)
 
@@ -523,7 +523,7 @@ def _embedder():  # noqa: ANN202
 @corrector_app.command("train")
 def corrector_train() -> None:
     """Train the corrector on the corrections log and the tree; saved under <home>/corrector/."""
-    from hierograph.hierarchy.corrector import CorrectorError, train_corrector
+    from hierograph.curation.corrector import CorrectorError, train_corrector
 
     with _open_store() as store:
         try:
@@ -547,7 +547,7 @@ def corrector_apply(
     ] = False,
 ) -> None:
     """Re-score assignments, add likely second topics, flag unlikely ones, propose fixes."""
-    from hierograph.hierarchy.corrector import CorrectorError, apply_corrector
+    from hierograph.curation.corrector import CorrectorError, apply_corrector
 
     with _open_store() as store:
         try:
@@ -569,7 +569,7 @@ def corrector_eval(
     ] = 0.1,
 ) -> None:
     """Assignment precision/recall/F1 before and after the corrector, on a gold file."""
-    from hierograph.hierarchy.corrector import CorrectorError, evaluate_corrector
+    from hierograph.curation.corrector import CorrectorError, evaluate_corrector
 
     with _open_store() as store:
         try:
@@ -593,7 +593,7 @@ def review(
     limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 20,
 ) -> None:
     """The assignments the corrector is least sure of, most uncertain first."""
-    from hierograph.hierarchy.corrector import CorrectorError, review_queue
+    from hierograph.curation.corrector import CorrectorError, review_queue
 
     with _open_store() as store:
         try:
@@ -637,7 +637,7 @@ def refresh(
     papers into the tree. --query/--category/--hf-daily replace the watch list in settings."""
     from datetime import date
 
-    from hierograph.ingest.refresh import RefreshError, Watch, print_report, run_refresh
+    from hierograph.jobs.refresh import RefreshError, Watch, print_report, run_refresh
 
     day = None
     if as_of:
@@ -668,7 +668,7 @@ def schedule(
     now: Annotated[bool, typer.Option(help="Also run once right away.")] = True,
 ) -> None:
     """Run `refresh` on a schedule until stopped; logs go to <home>/logs/refresh.log."""
-    from hierograph.schedule import ScheduleError, run_schedule
+    from hierograph.jobs.schedule import ScheduleError, run_schedule
 
     s = state.settings
     try:
@@ -688,7 +688,7 @@ app.add_typer(links_app, name="links")
 
 
 def _registry():  # noqa: ANN202
-    from hierograph.hierarchy.registry import RegistryError, load_registry
+    from hierograph.methods.registry import RegistryError, load_registry
 
     try:
         return load_registry(state.settings.methods_registry)
@@ -699,7 +699,7 @@ def _registry():  # noqa: ANN202
 @app.command()
 def link() -> None:
     """Link papers and topics to the method registry's methods, and papers to their code."""
-    from hierograph.hierarchy.methods import link_methods
+    from hierograph.methods.link import link_methods
 
     registry = _registry()
     s = state.settings
@@ -716,7 +716,7 @@ def link() -> None:
 @app.command()
 def methods() -> None:
     """List the registry's methods with their ids (for `code` and `reproduce`)."""
-    from hierograph.hierarchy.reproduce import recipe_implementations
+    from hierograph.methods.reproduce import recipe_implementations
 
     for m in _registry().methods:
         recipe = " [green]recipe[/green]" if recipe_implementations(m) else ""
@@ -768,7 +768,7 @@ def reproduce(
     out: Annotated[Path, typer.Option("--out", help="Folder for the recipe scripts.")],
 ) -> None:
     """Write a minimal runnable training script for each library implementation of METHOD."""
-    from hierograph.hierarchy.reproduce import ReproduceError, write_recipes
+    from hierograph.methods.reproduce import ReproduceError, write_recipes
 
     try:
         recipes = write_recipes(_registry(), method, out)
@@ -788,7 +788,7 @@ def links_check(
     """Visit every repository URL (HEAD, else GET), record status and time, list dead links."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from hierograph.hierarchy.linkcheck import LinkChecker, check_links, urls_to_check
+    from hierograph.methods.linkcheck import LinkChecker, check_links, urls_to_check
 
     s = state.settings
     checker = LinkChecker(

@@ -12,9 +12,9 @@ from typing import Any
 import feedparser
 import httpx
 
+from hierograph.graph.ids import arxiv_id_of
 from hierograph.graph.models import Paper
 from hierograph.ingest.fetch import PoliteClient, Retryable, SourceError
-from hierograph.ingest.ids import arxiv_id_of
 from hierograph.ingest.records import RecordError, paper_from_fields
 from hierograph.ingest.rejects import Reject
 from hierograph.settings import Settings

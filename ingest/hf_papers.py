@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hierograph.graph.ids import arxiv_id_of
 from hierograph.graph.models import Paper
 from hierograph.ingest.fetch import PoliteClient, SourceError
-from hierograph.ingest.ids import arxiv_id_of
 from hierograph.ingest.records import RecordError, paper_from_fields
 from hierograph.ingest.rejects import Reject
 from hierograph.ingest.urls import clean_url

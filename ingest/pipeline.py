@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hierograph.graph.ids import title_key
 from hierograph.graph.models import Paper
 from hierograph.graph.store import GraphStore
-from hierograph.ingest.ids import title_key
 from hierograph.ingest.page import parse_page
 from hierograph.ingest.records import Parsed
 from hierograph.ingest.rejects import Reject, RejectsFile

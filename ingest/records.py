@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hierograph.graph.ids import arxiv_id_of, paper_id
 from hierograph.graph.models import Paper
-from hierograph.ingest.ids import arxiv_id_of, paper_id
 from hierograph.ingest.rejects import Reject
 from hierograph.ingest.urls import split_urls
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy
 from hierograph.ingest.pipeline import ingest_paths
+from hierograph.jobs.build import build_hierarchy
 from hierograph.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from hierograph.graph.factory import open_store
 from hierograph.graph.sync import copy_graph
-from hierograph.hierarchy.methods import link_registry
+from hierograph.methods.link import link_registry
 from hierograph.settings import Settings, load_settings
 from tests.stores import open_empty_store
 

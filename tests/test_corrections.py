@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from hierograph.curation import corrections as C
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy import corrections as C
 
 from .stores import BACKENDS, open_empty_store
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import joblib
 import pytest
 
+from hierograph.curation import corrections as C
+from hierograph.curation import corrector as K
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.graph.sync import copy_graph
-from hierograph.hierarchy import corrections as C
-from hierograph.hierarchy import corrector as K
-from hierograph.hierarchy.build import build_hierarchy, make_embedder
+from hierograph.jobs.build import build_hierarchy
+from hierograph.jobs.components import make_embedder
 from hierograph.settings import Settings
 
 from .conftest import seeded_home

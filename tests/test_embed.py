@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from hierograph.hierarchy.build import make_embedder
 from hierograph.hierarchy.embed import (
     BatchSizer,
     Embedder,
@@ -19,6 +18,7 @@ from hierograph.hierarchy.embed import (
     resolve_precision,
     text_hash,
 )
+from hierograph.jobs.components import make_embedder
 from hierograph.settings import load_settings
 
 WORDS = [

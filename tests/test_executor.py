@@ -17,11 +17,11 @@ from hierograph.hierarchy.executor import (
     RayExecutor,
     SerialExecutor,
     embed_distributed,
-    executor_from_settings,
     make_executor,
     same_threads_env,
 )
 from hierograph.hierarchy.tree import Guide, Node, TreeBuilder
+from hierograph.jobs.components import executor_from_settings
 from hierograph.settings import load_settings
 
 from .conftest import seeded_home
@@ -157,7 +157,7 @@ def test_build_with_ray_gives_the_serial_tree(
 ):
     """The whole `hierograph build` with executor=ray, written to each store backend."""
     from hierograph.graph.sqlite_store import SqliteStore
-    from hierograph.hierarchy.build import build_hierarchy
+    from hierograph.jobs.build import build_hierarchy
 
     home = tmp_path / "ray"
     settings = seeded_home(home, embedding_cache).model_copy(
@@ -183,7 +183,8 @@ def test_build_with_ray_gives_the_serial_tree(
 def test_build_embeds_cache_misses_as_ray_tasks(tmp_path, local_ray):
     """executor=ray: the misses go to Ray tasks (the local model is never loaded), the cache
     and the matrix stay here, and a second encode finds everything cached."""
-    from hierograph.hierarchy.build import embed_papers, make_embedder
+    from hierograph.jobs.build import embed_papers
+    from hierograph.jobs.components import make_embedder
 
     texts = [f"study {i} of {w} in reward modelling" for i, w in enumerate("klmnopqrst")]
     settings = load_settings(

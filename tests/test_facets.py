@@ -4,14 +4,14 @@ import json
 
 import numpy as np
 
-from hierograph.hierarchy.build import make_embedder
 from hierograph.hierarchy.facets import (
     PROTOTYPES,
     EmbeddingFacetClassifier,
-    LlmFacetExtractor,
     facet_counts,
 )
-from hierograph.hierarchy.llm import LlmClient
+from hierograph.jobs.components import make_embedder
+from hierograph.llm.client import LlmClient
+from hierograph.llm.facets import LlmFacetExtractor
 
 
 def test_every_paper_gets_one_value_per_closed_dimension(built_store):

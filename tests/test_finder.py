@@ -12,7 +12,7 @@ import pytest
 from hierograph.api import queries
 from hierograph.api.context import ApiContext, api_context
 from hierograph.api.finder import EmbeddingRanker, LlmRanker, TreeFinder, parse_ranking
-from hierograph.hierarchy.llm import LlmClient
+from hierograph.llm.client import LlmClient
 from hierograph.settings import Settings
 
 

@@ -10,7 +10,7 @@ import pytest
 from hierograph.ingest.arxiv import ArxivClient, merge_arxiv
 from hierograph.ingest.fetch import SourceError
 from hierograph.ingest.hf_papers import HfClient, merge_hf
-from hierograph.ingest.refresh import PaperWriter, SourceReport
+from hierograph.jobs.refresh import PaperWriter, SourceReport
 from hierograph.settings import load_settings
 
 from .fixture_server import Fault as ServerFault

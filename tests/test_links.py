@@ -17,7 +17,7 @@ from hierograph.cli import app
 from hierograph.graph.method_models import CodeLink
 from hierograph.graph.models import Paper
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.linkcheck import LinkChecker, check_links
+from hierograph.methods.linkcheck import LinkChecker, check_links
 
 
 class Site(ThreadingHTTPServer):

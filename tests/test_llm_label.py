@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy, make_tree_builder
 from hierograph.hierarchy.label import KeywordLabeler
-from hierograph.hierarchy.llm import LlmClient
-from hierograph.hierarchy.llm_label import LlmLabeler, neutralize, parse_answer
+from hierograph.jobs.build import build_hierarchy
+from hierograph.jobs.components import make_tree_builder
+from hierograph.llm.client import LlmClient
+from hierograph.llm.label import LlmLabeler, neutralize, parse_answer
 
 from .conftest import seeded_home
 

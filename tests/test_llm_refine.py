@@ -13,12 +13,13 @@ import pytest
 
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy, make_tree_builder, to_hierarchy
 from hierograph.hierarchy.label import KeywordLabeler
-from hierograph.hierarchy.llm import LlmClient
-from hierograph.hierarchy.llm_refine import LlmRefiner, refine_hierarchy
 from hierograph.hierarchy.stable_ids import subtree_papers
 from hierograph.hierarchy.tree import content_id
+from hierograph.jobs.build import build_hierarchy, to_hierarchy
+from hierograph.jobs.components import make_tree_builder
+from hierograph.llm.client import LlmClient
+from hierograph.llm.refine import LlmRefiner, refine_hierarchy
 
 from .conftest import seeded_home
 from .test_llm_label import honest

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from hierograph.cli import app
+from hierograph.graph.ids import title_key
 from hierograph.graph.models import Paper
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.methods import MethodMatcher, link_methods, paper_links, repository_url
-from hierograph.hierarchy.registry import RegistryError, load_registry
-from hierograph.ingest.ids import title_key
+from hierograph.methods.link import MethodMatcher, link_methods, paper_links, repository_url
+from hierograph.methods.registry import RegistryError, load_registry
 from hierograph.settings import Settings
 
 from .conftest import CORPUS

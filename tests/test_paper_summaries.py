@@ -13,9 +13,10 @@ import pytest
 
 from hierograph.graph.models import PaperSummary
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy, make_embedder
-from hierograph.hierarchy.llm import LlmClient
-from hierograph.hierarchy.paper_summaries import (
+from hierograph.jobs.build import build_hierarchy
+from hierograph.jobs.components import make_embedder
+from hierograph.llm.client import LlmClient
+from hierograph.llm.paper_summaries import (
     SUMMARY_PROMPT,
     PaperSummarizer,
     clustering_texts,

@@ -21,15 +21,16 @@ from hierograph.graph.models import Assignment, Correction
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.graph.store import GraphStore
 from hierograph.graph.sync import copy_graph
-from hierograph.hierarchy.place import POOL_ID, STATE_KEY, Placer, PlaceState, TreeView
-from hierograph.ingest.refresh import (
+from hierograph.hierarchy.place import POOL_ID, STATE_KEY, PlaceState, TreeView
+from hierograph.jobs.components import make_placer
+from hierograph.jobs.refresh import (
     HF_DAILY_KEY,
     RefreshError,
     Watch,
     arxiv_watermark_key,
     run_refresh,
 )
-from hierograph.schedule import ScheduleError, make_trigger, refresh_job
+from hierograph.jobs.schedule import ScheduleError, make_trigger, refresh_job
 from hierograph.settings import Settings, load_settings
 
 from .fixture_server import FixtureServer, arxiv_records, hf_daily
@@ -201,7 +202,7 @@ def test_pool_and_grown_leaves_are_reclustered_locally(kind, server, built_corpu
         )
         PlaceState(pending=[leaf]).save(store)
         small = settings.model_copy(update={"max_leaf_size": len(view.members[leaf]) - 1})
-        place = Placer(small, show_progress=False).run(store)
+        place = make_placer(small, show_progress=False).run(store)
         assert place.splits == 1
         children = [t for t in store.topics() if t.parent == leaf]
         assert len(children) >= 2 and not store.assignments(topic_id=leaf)
@@ -388,7 +389,7 @@ def test_schedule_triggers_and_logged_job(server, built_corpus, tmp_path):
         make_trigger(None, "every morning")
     settings = tree_home(built_corpus, tmp_path / "home", "sqlite", source_settings(server))
     server.publish(arxiv_records(1))
-    from hierograph.schedule import setup_logging
+    from hierograph.jobs.schedule import setup_logging
 
     log = setup_logging(settings)
     assert refresh_job(settings) is True

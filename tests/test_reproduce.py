@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hierograph.cli import app
-from hierograph.hierarchy.registry import load_registry
-from hierograph.hierarchy.reproduce import ReproduceError, recipe_implementations, write_recipes
+from hierograph.methods.registry import load_registry
+from hierograph.methods.reproduce import ReproduceError, recipe_implementations, write_recipes
 
 REGISTRY = load_registry()
 WITH_RECIPES = [m.id for m in REGISTRY.methods if recipe_implementations(m)]

@@ -9,9 +9,9 @@ import pytest
 
 from hierograph.graph.models import Assignment, Hierarchy, Topic
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy
 from hierograph.hierarchy.stable_ids import StableIdMatcher
 from hierograph.ingest.tabular import parse_jsonl
+from hierograph.jobs.build import build_hierarchy
 
 from .conftest import SHARED_ARXIV, make_settings
 

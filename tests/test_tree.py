@@ -9,7 +9,6 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.build import build_hierarchy, make_tree_builder
 from hierograph.hierarchy.cluster import (
     HdbscanClusterer,
     UmapReducer,
@@ -18,6 +17,8 @@ from hierograph.hierarchy.cluster import (
     resolve_hdbscan,
     unit_rows,
 )
+from hierograph.jobs.build import build_hierarchy
+from hierograph.jobs.components import make_tree_builder
 from hierograph.settings import load_settings
 
 from .conftest import seeded_home

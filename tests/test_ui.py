@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from hierograph.curation.corrector import apply_corrector, review_queue, train_corrector
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.graph.sync import copy_graph
-from hierograph.hierarchy.build import make_embedder
-from hierograph.hierarchy.corrector import apply_corrector, review_queue, train_corrector
+from hierograph.jobs.components import make_embedder
 from hierograph.settings import Settings, load_settings
 from hierograph.ui import data
 from hierograph.ui.launch import LaunchError, app_environment, streamlit_command

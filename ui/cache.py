@@ -150,7 +150,7 @@ similar = _versioned(_similar)
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
 def _embedder(model: str, device: str, _settings: Settings) -> Embedder:
-    from hierograph.hierarchy.build import make_embedder
+    from hierograph.jobs.components import make_embedder
 
     embedder = make_embedder(_settings, show_progress=False)
     # Queries are one-off texts: keep them out of the papers' embedding cache, so the browser

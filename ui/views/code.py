@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from hierograph.hierarchy.reproduce import recipe_implementations
+from hierograph.methods.reproduce import recipe_implementations
 from hierograph.ui import cache, data, nav
 
 settings = cache.settings()

@@ -1,5 +1,5 @@
 """Review (editors only): the corrector's queue and hand edits of the tree. Every action is a
-correction (hierarchy/corrections.py): applied at once, logged, undoable."""
+correction (curation/corrections.py): applied at once, logged, undoable."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from hierograph.curation import corrections as corr
+from hierograph.curation.corrector import CorrectorError, review_queue
 from hierograph.graph.models import Correction
 from hierograph.graph.store import GraphStore, StoreError
-from hierograph.hierarchy import corrections as corr
-from hierograph.hierarchy.corrector import CorrectorError, review_queue
 from hierograph.ui import cache, nav
 
 settings = cache.settings()

@@ -7,25 +7,26 @@ from dataclasses import dataclass
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hierograph.curation.corrections import replay_corrections
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.cluster import (
-    HdbscanClusterer,
-    KMeansSplitter,
-    UmapReducer,
-    resolve_backend,
-)
-from hierograph.hierarchy.corrections import replay_corrections
 from hierograph.hierarchy.embed import Embedder
-from hierograph.hierarchy.executor import Executor, executor_from_settings
-from hierograph.hierarchy.facets import EmbeddingFacetClassifier, LlmFacetExtractor
-from hierograph.hierarchy.label import KeywordLabeler, Label
-from hierograph.hierarchy.llm import LlmClient, client_from_settings
-from hierograph.hierarchy.llm_label import LlmLabeler, structured_fields
+from hierograph.hierarchy.executor import Executor
+from hierograph.hierarchy.label import KeywordLabeler
 from hierograph.hierarchy.multilabel import SecondLeafAssigner
-from hierograph.hierarchy.paper_summaries import prepare_clustering
 from hierograph.hierarchy.stable_ids import IdMatch, StableIdMatcher, subtree_papers
-from hierograph.hierarchy.tree import FixedShapeBuilder, Guide, Node, TreeBuilder, content_id
+from hierograph.hierarchy.tree import Guide, Node, TreeBuilder, content_id
+from hierograph.jobs.components import (
+    client_from_settings,
+    executor_from_settings,
+    make_embedder,
+    make_facet_extractor,
+    make_labeler,
+    make_tree_builder,
+)
+from hierograph.llm.client import LlmClient
+from hierograph.llm.label import structured_fields
+from hierograph.llm.paper_summaries import prepare_clustering
 from hierograph.settings import Settings
 
 ROOT_ID = "root"
@@ -49,22 +50,6 @@ class BuildReport:
     refined: str | None = None  # the LLM refine pass: merges, moves, declined, calls
 
 
-def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
-    return Embedder(
-        model=settings.embedding_model,
-        device=settings.device,
-        batch_size=settings.embedding_batch_size,
-        cache_path=settings.embedding_cache_path(),
-        show_progress=show_progress,
-        precision=settings.embedding_precision,
-        auto_batch=settings.embedding_auto_batch,
-        max_batch_size=settings.embedding_max_batch_size,
-        processes=settings.embedding_processes,
-        chunk_size=settings.embedding_chunk_size,
-        memmap_min_rows=settings.embedding_memmap_min_rows,
-    )
-
-
 def embed_papers(
     embedder: Embedder, texts: list[str], settings: Settings, executor: Executor
 ) -> np.ndarray:
@@ -85,74 +70,6 @@ def embed_papers(
         chunk_size=max(1, settings.embedding_chunk_size // (settings.executor_workers or 2)),
     )
     return embedder.encode(texts, compute=compute)
-
-
-class _KeywordStage:
-    """The keyword labeler behind the same `fit(papers, vectors)` as the LLM labeler."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.labeler = KeywordLabeler(n_keywords=settings.label_keywords)
-
-    def fit(self, papers: list[Paper], vectors: np.ndarray) -> _KeywordStage:
-        self.labeler.fit([p.text() for p in papers])
-        return self
-
-    def label_tree(self, root: Node) -> dict[int, Label]:
-        return self.labeler.label_tree(root)
-
-    def usage_summary(self) -> str | None:
-        return None
-
-
-def make_labeler(settings: Settings, client: LlmClient | None = None) -> _KeywordStage | LlmLabeler:
-    """Keyword labels unless an LLM is configured (settings.llm) or a client is given."""
-    if client is None and settings.llm == "none":
-        return _KeywordStage(settings)
-    return LlmLabeler(
-        client or client_from_settings(settings),
-        KeywordLabeler(n_keywords=settings.label_keywords),
-        settings.llm_max_attempts,
-    )
-
-
-def make_facet_extractor(
-    settings: Settings, embedder: Embedder, client: LlmClient | None = None
-) -> EmbeddingFacetClassifier | LlmFacetExtractor:
-    zero_shot = EmbeddingFacetClassifier(embedder.encode).fit()
-    if not settings.llm_facets or (client is None and settings.llm == "none"):
-        return zero_shot
-    return LlmFacetExtractor(
-        client or client_from_settings(settings), zero_shot, settings.llm_max_attempts
-    )
-
-
-def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
-    if settings.tree_mode == "fixed":
-        return FixedShapeBuilder(settings.level_sizes, settings.seed)
-    backend = resolve_backend(settings.cluster_backend)
-    return TreeBuilder(
-        reducer=UmapReducer(
-            settings.umap_neighbors,
-            settings.umap_components,
-            settings.seed,
-            low_memory=settings.umap_low_memory,
-            fit_sample=settings.umap_fit_sample,
-            backend=backend,
-        ),
-        clusterer=HdbscanClusterer(
-            settings.min_cluster_size,
-            "cuml" if backend == "cuml" else settings.hdbscan_impl,
-            settings.hdbscan_fast_min_points,
-        ),
-        fallback=KMeansSplitter(settings.max_branching, settings.min_leaf_size, settings.seed),
-        max_depth=settings.max_depth,
-        min_leaf_size=settings.min_leaf_size,
-        max_leaf_size=settings.max_leaf_size,
-        max_branching=settings.max_branching,
-        density_min_points=settings.density_min_points,
-        max_cluster_share=settings.max_cluster_share,
-        dispatch_min_size=settings.executor_min_subtree,
-    )
 
 
 def to_hierarchy(root: Node, paper_ids: list[str], labeler: KeywordLabeler) -> Hierarchy:
@@ -246,7 +163,7 @@ def _build(
         )
     labeler = make_labeler(settings, client).fit(papers, np.asarray(vectors))
     hierarchy = to_hierarchy(tree.root_, paper_ids, labeler)
-    from hierograph.hierarchy.llm_refine import refine_hierarchy
+    from hierograph.llm.refine import refine_hierarchy
 
     # An LLM may merge near-duplicate siblings and move misplaced leaves (llm_refine_budget).
     hierarchy, refined = refine_hierarchy(
@@ -263,7 +180,7 @@ def _build(
     replay_corrections(store, settings.correction_min_overlap)
     store.set_meta("last_build", hierarchy.topics[0].built_at)
     # Methods, paper/topic→method links and code links follow the new tree (issue 6).
-    from hierograph.hierarchy.methods import link_registry
+    from hierograph.methods.link import link_registry
 
     link_registry(store, settings)
     levels = max(t.level for t in hierarchy.topics)

@@ -1,7 +1,7 @@
 """`hierograph reproduce METHOD`: minimal runnable scripts for a method's library entry points.
 
 One template per data shape (paired preferences, unpaired feedback, reward model, SFT, online
-RL) under hierarchy/recipes/; a recipe is written for every current library implementation
+RL) under methods/recipes/; a recipe is written for every current library implementation
 whose registry entry names a `recipe`, pinned to the library release the recipes are tested on.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from string import Template
 
 from hierograph.graph.method_models import Implementation, Method
-from hierograph.hierarchy.registry import Registry
+from hierograph.methods.registry import Registry
 
 # Settings a data shape needs to run a few steps on a tiny model, whatever the method.
 _SHAPE_ARGS: dict[str, dict[str, object]] = {
@@ -45,7 +45,7 @@ class Recipe:
 
 
 def _template(name: str) -> str:
-    return resources.files("hierograph.hierarchy").joinpath("recipes", name).read_text("utf-8")
+    return resources.files("hierograph.methods").joinpath("recipes", name).read_text("utf-8")
 
 
 def recipe_source(method: Method, impl: Implementation, registry: Registry, filename: str) -> str:

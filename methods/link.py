@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from hierograph.graph.ids import title_key
 from hierograph.graph.method_models import CodeLink, Method, MethodLink, TopicMethod
 from hierograph.graph.models import Paper
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.registry import Registry, load_registry
-from hierograph.ingest.ids import title_key
+from hierograph.methods.registry import Registry, load_registry
 from hierograph.settings import Settings
 
 # A hyphen before an alias means it is part of a longer name ("LN-DPO" is not "DPO"); after

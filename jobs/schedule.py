@@ -17,7 +17,7 @@ from rich.console import Console
 
 from hierograph.settings import Settings
 
-log = logging.getLogger("hierograph.schedule")
+log = logging.getLogger("hierograph.jobs.schedule")
 
 
 class ScheduleError(ValueError):
@@ -56,7 +56,7 @@ def refresh_job(settings: Settings) -> bool:
     every source was read."""
     from hierograph.graph.factory import open_store
     from hierograph.graph.store import StoreError
-    from hierograph.ingest.refresh import RefreshError, Watch, print_report, run_refresh
+    from hierograph.jobs.refresh import RefreshError, Watch, print_report, run_refresh
 
     log.info("refresh starting")
     try:

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationInfo, field_validator
 
 from hierograph.graph.models import Paper, PaperSummary
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid, parse_json_answer
-from hierograph.hierarchy.llm_label import _words, neutralize
+from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
+from hierograph.llm.label import _words, neutralize
 
 if TYPE_CHECKING:
     from hierograph.hierarchy.embed import Embedder

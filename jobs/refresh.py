@@ -19,13 +19,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hierograph.graph.ids import title_key
 from hierograph.graph.models import Paper
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.place import Placer, PlaceReport
+from hierograph.hierarchy.place import PlaceReport
 from hierograph.ingest.arxiv import ArxivClient, ArxivPage, category_query, merge_arxiv
 from hierograph.ingest.fetch import SourceError
 from hierograph.ingest.hf_papers import HfClient, merge_hf
-from hierograph.ingest.ids import title_key
 from hierograph.ingest.rejects import Reject, RejectsFile
 from hierograph.settings import Settings
 
@@ -111,7 +111,7 @@ class PaperWriter:
 
     def embedder(self):  # noqa: ANN201 - Embedder, imported late (torch is slow to load)
         if self._embedder is None:
-            from hierograph.hierarchy.build import make_embedder
+            from hierograph.jobs.components import make_embedder
 
             self._embedder = make_embedder(self.settings, self.show_progress)
         return self._embedder
@@ -235,7 +235,9 @@ def _refresh(
     if store.root() is None:
         report.no_tree = True
         return report
-    report.place = Placer(settings, show_progress).run(store)
+    from hierograph.jobs.components import make_placer
+
+    report.place = make_placer(settings, show_progress).run(store)
     return report
 
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from hierograph.settings import Settings
 
 # litellm fetches a price list from the internet at import unless told to use its bundled copy;
 # this machine (and many deployments) cannot reach it.
@@ -240,13 +239,3 @@ def ask_until_valid(
             f"; the last was invalid: {last_error[key]}" if key in last_error else ""
         )
     return result
-
-
-def client_from_settings(settings: Settings) -> LlmClient:
-    """The client that settings.llm names, with its cache under the home."""
-    return LlmClient(
-        settings.llm,
-        cache_path=settings.llm_cache_path(),
-        concurrency=settings.llm_concurrency,
-        timeout=settings.llm_timeout,
-    )

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationInfo, field_validator
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.label import ACADEMIC_STOP_WORDS, KeywordLabeler, Label
-from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid, parse_json_answer
 from hierograph.hierarchy.tree import Node
+from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
 
 MAX_LABEL_WORDS = 6
 ABSTRACT_CHARS = 1200

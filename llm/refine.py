@@ -31,9 +31,9 @@ from pydantic import BaseModel, StrictBool, field_validator
 
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.llm import LlmClient, Messages, ask_until_valid, parse_json_answer
-from hierograph.hierarchy.llm_label import MAX_LABEL_WORDS, _words, neutralize
 from hierograph.hierarchy.tree import content_id
+from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
+from hierograph.llm.label import MAX_LABEL_WORDS, _words, neutralize
 
 if TYPE_CHECKING:
     from hierograph.settings import Settings
@@ -660,14 +660,10 @@ def refine_hierarchy(
     settings: Settings,
     client: LlmClient | None = None,
 ) -> tuple[Hierarchy, RefineReport | None]:
-    """The build's hook: off (None) with a budget of 0 or without an LLM (settings.llm 'none'
-    and no client given)."""
-    if settings.llm_refine_budget <= 0 or (client is None and settings.llm == "none"):
+    """The build's hook: off (None) with a budget of 0 or without an LLM client (the build
+    passes its labeler's client, made from settings.llm by jobs.components)."""
+    if settings.llm_refine_budget <= 0 or client is None:
         return hierarchy, None
-    if client is None:
-        from hierograph.hierarchy.llm import client_from_settings
-
-        client = client_from_settings(settings)
     refiner = LlmRefiner(
         client,
         budget=settings.llm_refine_budget,

@@ -30,12 +30,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from hierograph.curation.corrections import Evidence, TreeState, human_evidence, move_paper
+from hierograph.curation.corrections import remove_assignment as remove_pair
+from hierograph.graph.ids import arxiv_id_of, title_key
 from hierograph.graph.models import Assignment, utc_now
 from hierograph.graph.store import GraphStore
-from hierograph.hierarchy.corrections import Evidence, TreeState, human_evidence, move_paper
-from hierograph.hierarchy.corrections import remove_assignment as remove_pair
 from hierograph.hierarchy.embed import Embedder
-from hierograph.ingest.ids import arxiv_id_of, title_key
 from hierograph.settings import Settings
 
 MODEL_VERSION = 1
