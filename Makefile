@@ -34,7 +34,7 @@ test: install-dev browser-deps
 
 # Everything but the slow (real model builds), Neo4j and browser tests: a few minutes.
 test-fast: install-dev
-	$(BIN)/pytest -m "not slow and not neo4j and not browser"
+	$(BIN)/pytest -m "not slow and not neo4j and not browser" -q
 
 # ruff, and the import layers declared in pyproject.toml (import-linter).
 lint: install-dev

@@ -15,6 +15,15 @@ CORPUS = REPO / "data" / "hf-papers-alignment.txt"
 SHARED_ARXIV = REPO.parent / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests run on the Neo4j backend carry the `neo4j` mark, so `make test-fast` can leave
+    them out with `-m "not neo4j"`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and "neo4j" in callspec.params.values():
+            item.add_marker(pytest.mark.neo4j)
+
+
 def make_settings(home: Path, **overrides: object) -> Settings:
     return load_settings(home=home, **overrides)
 

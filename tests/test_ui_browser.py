@@ -27,6 +27,7 @@ from tests.ui_browser import (
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(
         not browser_available(),
         reason="needs /usr/bin/chromium and /usr/bin/chromedriver: `make browser-deps`",

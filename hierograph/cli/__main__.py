@@ -1,0 +1,5 @@
+"""`python -m hierograph.cli`."""
+
+from hierograph.cli import app
+
+app()

@@ -1,0 +1,285 @@
+"""`hierograph correct …`, `corrector …` and `review`: human corrections and the corrector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hierograph.cli.common import app, console, fail, open_store_or_fail, state
+
+correct_app = typer.Typer(
+    help="Correct the topic tree by hand. Every edit is logged, can be undone, and is replayed "
+    "onto each rebuilt tree.",
+    no_args_is_help=True,
+)
+corrector_app = typer.Typer(
+    help="The corrector model: learns from corrections, re-scores assignments.",
+    no_args_is_help=True,
+)
+app.add_typer(correct_app, name="correct")
+app.add_typer(corrector_app, name="corrector")
+ActorOption = Annotated[
+    str | None, typer.Option(help="Who makes the edit (default: settings.correction_actor).")
+]
+
+
+def _correct(action, *args, actor: str | None = None, **kwargs) -> None:  # noqa: ANN001
+    from hierograph.curation.corrections import CorrectionError
+
+    with open_store_or_fail() as store:
+        try:
+            entry = action(store, *args, actor=actor or state.settings.correction_actor, **kwargs)
+        except CorrectionError as e:
+            fail(str(e))
+    console.print(
+        f"correction #{entry.id} ({entry.kind}) applied; undo: hierograph correct undo {entry.id}",
+        soft_wrap=True,
+    )
+
+
+@correct_app.command("move")
+def correct_move(
+    paper: Annotated[str, typer.Argument(help="Paper id.")],
+    source: Annotated[str, typer.Option("--from", help="Topic id it leaves.")],
+    target: Annotated[str, typer.Option("--to", help="Leaf topic id it joins.")],
+    actor: ActorOption = None,
+) -> None:
+    """Move a paper from one topic to another."""
+    from hierograph.curation.corrections import move_paper
+
+    _correct(move_paper, paper, source, target, actor=actor)
+
+
+@correct_app.command("add")
+def correct_add(
+    paper: Annotated[str, typer.Argument(help="Paper id.")],
+    topic: Annotated[str, typer.Argument(help="Leaf topic id to add.")],
+    actor: ActorOption = None,
+) -> None:
+    """Put a paper in a second (third, …) topic too."""
+    from hierograph.curation.corrections import add_topic
+
+    _correct(add_topic, paper, topic, actor=actor)
+
+
+@correct_app.command("remove")
+def correct_remove(
+    paper: Annotated[str, typer.Argument(help="Paper id.")],
+    topic: Annotated[str, typer.Argument(help="Topic id to take it out of.")],
+    actor: ActorOption = None,
+) -> None:
+    """Take a paper out of one of its topics (not its only one: move it instead)."""
+    from hierograph.curation.corrections import remove_assignment
+
+    _correct(remove_assignment, paper, topic, actor=actor)
+
+
+@correct_app.command("rename")
+def correct_rename(
+    topic: Annotated[str, typer.Argument(help="Topic id.")],
+    label: Annotated[str, typer.Argument(help="New label.")],
+    summary: Annotated[str | None, typer.Option(help="New summary.")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Rename a topic (and optionally rewrite its summary)."""
+    from hierograph.curation.corrections import rename_topic
+
+    _correct(rename_topic, topic, label, summary=summary, actor=actor)
+
+
+@correct_app.command("merge")
+def correct_merge(
+    source: Annotated[str, typer.Argument(help="Topic id that disappears.")],
+    target: Annotated[str, typer.Argument(help="Topic id that takes its papers and subtopics.")],
+    actor: ActorOption = None,
+) -> None:
+    """Merge one topic into another."""
+    from hierograph.curation.corrections import merge_topics
+
+    _correct(merge_topics, source, target, actor=actor)
+
+
+@correct_app.command("split")
+def correct_split(
+    topic: Annotated[str, typer.Argument(help="Leaf topic id to split.")],
+    papers: Annotated[list[str], typer.Argument(help="Ids of the papers that leave it.")],
+    label: Annotated[str | None, typer.Option(help="Label of the new sibling topic.")] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Split a leaf: the named papers leave it for a new sibling topic."""
+    from hierograph.curation.corrections import split_topic
+
+    _correct(split_topic, topic, papers, label=label, actor=actor)
+
+
+@correct_app.command("move-topic")
+def correct_move_topic(
+    topic: Annotated[str, typer.Argument(help="Topic id to move.")],
+    parent: Annotated[str, typer.Argument(help="Its new parent topic id.")],
+    actor: ActorOption = None,
+) -> None:
+    """Move a topic (with its subtree) under another parent."""
+    from hierograph.curation.corrections import move_topic
+
+    _correct(move_topic, topic, parent, actor=actor)
+
+
+@correct_app.command("delete")
+def correct_delete(
+    topic: Annotated[str, typer.Argument(help="Id of an empty topic.")],
+    actor: ActorOption = None,
+) -> None:
+    """Delete a topic that holds no papers and no subtopics."""
+    from hierograph.curation.corrections import delete_topic
+
+    _correct(delete_topic, topic, actor=actor)
+
+
+@correct_app.command("undo")
+def correct_undo(
+    correction: Annotated[int, typer.Argument(help="Number of the correction to undo.")],
+    actor: ActorOption = None,
+) -> None:
+    """Undo a correction: its inverse is applied and logged; the log keeps both."""
+    from hierograph.curation.corrections import undo
+
+    _correct(undo, correction, actor=actor)
+
+
+@correct_app.command("log")
+def correct_log(
+    limit: Annotated[int, typer.Option(min=0, help="Latest entries to show (0: all).")] = 20,
+) -> None:
+    """List the corrections log, newest last, with the last replay's outcome."""
+    from hierograph.curation.corrections import active_corrections, last_replay
+
+    with open_store_or_fail() as store:
+        entries = store.corrections()
+        replay = last_replay(store)
+    active = {c.id for c in active_corrections(entries)}
+    status = {i.id: i for i in replay.items} if replay else {}
+    for c in entries[-limit:] if limit else entries:
+        target = c.payload.get("undoes")
+        what = f"undoes #{target}" if target else _correction_target(c.payload)
+        state_word = "" if c.kind == "undo" or c.id in active else " [undone]"
+        replayed = status.get(c.id)
+        note = f" [replay: {replayed.status} {replayed.detail}]" if replayed else ""
+        line = f"#{c.id} {c.at} {c.actor} {c.kind} {what}{state_word}{note}"
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    if replay:
+        console.print(f"last replay: {replay.summary()}", soft_wrap=True)
+
+
+def _correction_target(payload: dict) -> str:
+    parts = [payload.get("paper_id")] if payload.get("paper_id") else []
+    for key in ("from", "to", "topic", "source", "target", "parent"):
+        if isinstance(payload.get(key), dict):
+            parts.append(f"{key}={payload[key]['id']}")
+    if payload.get("label"):
+        parts.append(repr(payload["label"]))
+    return " ".join(parts)
+
+
+def _embedder():  # noqa: ANN202
+    from hierograph.jobs.components import make_embedder
+
+    return make_embedder(state.settings, show_progress=False)
+
+
+@corrector_app.command("train")
+def corrector_train() -> None:
+    """Train the corrector on the corrections log and the tree; saved under <home>/corrector/."""
+    from hierograph.curation.corrector import CorrectorError, train_corrector
+
+    with open_store_or_fail() as store:
+        try:
+            summary = train_corrector(store, state.settings, _embedder())
+        except CorrectorError as e:
+            fail(str(e))
+    console.print(
+        f"trained {summary.model} corrector on {summary.pairs} pairs ({summary.positives} "
+        f"positive, {summary.negatives} negative, {summary.human_pairs} from corrections); "
+        f"training accuracy {summary.training_accuracy:.3f}; saved in "
+        f"{state.settings.corrector_dir()}",
+        soft_wrap=True,
+    )
+
+
+@corrector_app.command("apply")
+def corrector_apply(
+    accept: Annotated[
+        bool,
+        typer.Option(help="Also carry out the proposed moves and removals (default: propose)."),
+    ] = False,
+) -> None:
+    """Re-score assignments, add likely second topics, flag unlikely ones, propose fixes."""
+    from hierograph.curation.corrector import CorrectorError, apply_corrector
+
+    with open_store_or_fail() as store:
+        try:
+            report = apply_corrector(store, state.settings, _embedder(), apply_proposals=accept)
+        except CorrectorError as e:
+            fail(str(e))
+    console.print(report.summary(), soft_wrap=True)
+    console.print("least certain first: hierograph review")
+
+
+@corrector_app.command("eval")
+def corrector_eval(
+    gold: Annotated[
+        Path,
+        typer.Option(help='JSONL: {"arxiv_id" or "id", "title", "category_path": [...]} a line.'),
+    ],
+    corrected_share: Annotated[
+        float, typer.Option(help="Share of matched papers whose corrections are simulated.")
+    ] = 0.1,
+) -> None:
+    """Assignment precision/recall/F1 before and after the corrector, on a gold file."""
+    from hierograph.curation.corrector import CorrectorError, evaluate_corrector
+
+    with open_store_or_fail() as store:
+        try:
+            r = evaluate_corrector(store, state.settings, _embedder(), gold, corrected_share)
+        except CorrectorError as e:
+            fail(str(e))
+    console.print(
+        f"gold lines {r.gold_lines}, matched {r.matched}; corrections simulated on "
+        f"{r.corrected_papers} papers ({r.corrections} corrections); scored on "
+        f"{r.evaluated_papers} others",
+        soft_wrap=True,
+    )
+    console.print(f"corrector: {r.apply.summary()}", soft_wrap=True)
+    for name, s in (("before", r.before), ("after", r.after)):
+        console.print(f"{name}: precision={s.precision:.3f} recall={s.recall:.3f} f1={s.f1:.3f}")
+    console.print(f"F1 before={r.before.f1:.3f} after={r.after.f1:.3f}", highlight=False)
+
+
+@app.command()
+def review(
+    limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 20,
+) -> None:
+    """The assignments the corrector is least sure of, most uncertain first."""
+    from hierograph.curation.corrector import CorrectorError, review_queue
+
+    with open_store_or_fail() as store:
+        try:
+            items = review_queue(store, limit)
+        except CorrectorError as e:
+            fail(str(e))
+        topics = {t.id: t.label for t in store.topics()}
+        papers = {i.paper_id: store.get_paper(i.paper_id) for i in items}
+    titles = {k: p.title if p else k for k, p in papers.items()}
+    for i in items:
+        line = (
+            f"{i.probability:.2f} {i.paper_id} {titles[i.paper_id][:70]!r} in "
+            f"{topics.get(i.topic_id, i.topic_id)} [{i.topic_id}]"
+        )
+        if i.proposed_topic:
+            better = i.proposed_topic
+            line += f" → proposed: {topics.get(better, better)} [{better}]"
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+# --- live sources and periodic refresh (issue 4) ---
