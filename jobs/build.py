@@ -17,12 +17,12 @@ from hierograph.hierarchy.multilabel import SecondLeafAssigner
 from hierograph.hierarchy.stable_ids import IdMatch, StableIdMatcher, subtree_papers
 from hierograph.hierarchy.tree import Guide, Node, TreeBuilder, content_id
 from hierograph.jobs.components import (
-    client_from_settings,
     executor_from_settings,
     make_embedder,
     make_facet_extractor,
     make_labeler,
     make_tree_builder,
+    run_client,
 )
 from hierograph.llm.client import LlmClient
 from hierograph.llm.label import structured_fields
@@ -112,9 +112,16 @@ def build_hierarchy(
     papers = list(store.iter_papers())
     if not papers:
         raise BuildError("the store holds no papers: run `hierograph ingest PATH…` first.")
-    # One executor for the whole build: a local Ray starts once, for embedding and the tree.
-    with executor_from_settings(settings) as executor:
-        return _build(store, settings, papers, executor, show_progress, llm_client)
+    # One LLM client for the whole build (facets, paper summaries, labels, refine), so its
+    # usage account is the build's whole LLM cost; closed here unless the caller gave it.
+    client = run_client(settings, llm_client)
+    try:
+        # One executor for the whole build: a local Ray starts once, for embedding and the tree.
+        with executor_from_settings(settings) as executor:
+            return _build(store, settings, papers, executor, show_progress, client)
+    finally:
+        if client is not None and llm_client is None:
+            client.close()
 
 
 def _build(
@@ -123,7 +130,7 @@ def _build(
     papers: list[Paper],
     executor: Executor,
     show_progress: bool,
-    llm_client: LlmClient | None,
+    client: LlmClient | None,
 ) -> BuildReport:
     embedder = make_embedder(settings, show_progress)
     vectors = embed_papers(embedder, [p.text() for p in papers], settings, executor)
@@ -132,13 +139,10 @@ def _build(
     paper_ids = [p.id for p in papers]
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
     if settings.facets:
-        extractor = make_facet_extractor(settings, embedder, llm_client)
+        extractor = make_facet_extractor(settings, embedder, client)
         store.replace_facets(extractor.predict(papers, np.asarray(vectors)))
     # Paper summaries (llm_paper_summaries), then what is clustered (embedding_source): from
     # here on `vectors` are the clustering vectors; the stored ones above stay for search.
-    client = llm_client
-    if client is None and settings.llm != "none" and settings.llm_paper_summaries:
-        client = client_from_settings(settings)
     clustering = prepare_clustering(store, settings, papers, np.asarray(vectors), embedder, client)
     papers, vectors = clustering.papers, clustering.vectors
 
@@ -166,9 +170,7 @@ def _build(
     from hierograph.llm.refine import refine_hierarchy
 
     # An LLM may merge near-duplicate siblings and move misplaced leaves (llm_refine_budget).
-    hierarchy, refined = refine_hierarchy(
-        hierarchy, papers, np.asarray(vectors), settings, getattr(labeler, "client", llm_client)
-    )
+    hierarchy, refined = refine_hierarchy(hierarchy, papers, np.asarray(vectors), settings, client)
     hierarchy, multi_labeled = SecondLeafAssigner(
         settings.multi_label_margin, settings.multi_label_min_similarity
     ).extend(hierarchy, dict(zip(paper_ids, vectors, strict=True)))

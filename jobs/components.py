@@ -35,11 +35,24 @@ def client_from_settings(settings: Settings) -> LlmClient:
     )
 
 
+def run_client(settings: Settings, given: LlmClient | None = None) -> LlmClient | None:
+    """The one LLM client of a run: `given` (a caller's, e.g. a mocked one in tests) or the one
+    settings.llm names; None without an LLM. Every LLM stage of the run shares it, so its
+    usage account is the run's whole LLM cost."""
+    if given is not None:
+        return given
+    if settings.llm == "none":
+        return None
+    return client_from_settings(settings)
+
+
 def executor_from_settings(settings: Settings) -> Executor:
+    """The executor (local threads or Ray) that settings.executor names."""
     return make_executor(settings.executor, settings.executor_workers, settings.ray_address)
 
 
 def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
+    """The sentence-transformers embedder with its cache under the home."""
     return Embedder(
         model=settings.embedding_model,
         device=settings.device,
@@ -84,17 +97,18 @@ def make_labeler(settings: Settings, client: LlmClient | None = None) -> _Keywor
 
 
 def make_facet_extractor(
-    settings: Settings, embedder: Embedder, client: LlmClient | None = None
+    settings: Settings, embedder: Embedder, client: LlmClient | None
 ) -> EmbeddingFacetClassifier | LlmFacetExtractor:
+    """LLM facets when settings.llm_facets is on and the run has a client (its own client is
+    never made here: the build's one client carries all LLM usage); else zero-shot."""
     zero_shot = EmbeddingFacetClassifier(embedder.encode).fit()
-    if not settings.llm_facets or (client is None and settings.llm == "none"):
+    if not settings.llm_facets or client is None:
         return zero_shot
-    return LlmFacetExtractor(
-        client or client_from_settings(settings), zero_shot, settings.llm_max_attempts
-    )
+    return LlmFacetExtractor(client, zero_shot, settings.llm_max_attempts)
 
 
 def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
+    """The density tree builder (UMAP + HDBSCAN, k-means fallback) or the fixed-shape one."""
     if settings.tree_mode == "fixed":
         return FixedShapeBuilder(settings.level_sizes, settings.seed)
     backend = resolve_backend(settings.cluster_backend)

@@ -65,3 +65,57 @@ def test_llm_facets_validated_with_fallback(built_corpus, built_store, tmp_path)
     assert second["technique"].value == "preference optimization"
     assert second["contribution"].origin == "llm" and len(second) == 4
     assert client.usage.calls == len(papers) + 1, "one re-ask for the invalid answer"
+
+
+def test_a_build_makes_one_llm_client_and_reports_the_facets_calls(
+    built_corpus, embedding_cache, tmp_path, monkeypatch
+):
+    """Facets, paper summaries and topic names share the build's one client, so the report's
+    LLM line counts every call, the facets' included."""
+    from hierograph.graph.sqlite_store import SqliteStore
+    from hierograph.jobs import components
+    from hierograph.jobs.build import build_hierarchy
+    from hierograph.llm.facets import FACET_PROMPT
+
+    from .conftest import seeded_home
+    from .test_paper_summaries import honest_summary, is_summary_prompt, topic_answer
+
+    asked: list[str] = []
+
+    def answer(messages) -> str:
+        if messages[0]["content"] == FACET_PROMPT:
+            asked.append("facets")
+            return json.dumps(
+                {
+                    "contribution": "method",
+                    "modality": "text LLM",
+                    "problem": "Aligning models with preferences",
+                    "technique": "Preference optimization",
+                }
+            )
+        if is_summary_prompt(messages):
+            asked.append("summary")
+            return honest_summary(messages)
+        asked.append("label")
+        return topic_answer(messages)
+
+    made: list[LlmClient] = []
+
+    def mocked_client(settings):
+        made.append(LlmClient(settings.llm, cache_path=settings.llm_cache_path(), mock=answer))
+        return made[-1]
+
+    monkeypatch.setattr(components, "client_from_settings", mocked_client)
+    settings = seeded_home(tmp_path / "home", embedding_cache).model_copy(
+        update={"llm": "openai/gpt-4o-mini", "llm_facets": True, "llm_paper_summaries": True}
+    )
+    with SqliteStore(built_corpus.db_path()) as source, SqliteStore(settings.db_path()) as store:
+        store.upsert_papers(list(source.iter_papers()))
+        report = build_hierarchy(store, settings, show_progress=False)
+        llm_facets = [f for f in store.facets(dimension="technique") if f.origin == "llm"]
+    papers = 49
+    assert len(made) == 1, "one LLM client per build"
+    assert asked.count("facets") == papers and asked.count("summary") == papers
+    assert len(llm_facets) == papers
+    assert asked.count("label") > 0
+    assert f"LLM: {len(asked)} calls" in report.llm, report.llm
