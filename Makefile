@@ -42,7 +42,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	@# import-linter walks the package's folder: the code folders are mapped into `hierograph`
 	@# only when installed, so it reads a plain install of them under build/lint-site.
-	@rm -rf build/lint-site
+	@rm -rf build/lint-site && mkdir -p build
 	@PYTHONWARNINGS=ignore $(BIN)/pip install --quiet --no-deps --no-build-isolation \
 		--target build/lint-site . >build/lint-install.log 2>&1 || (cat build/lint-install.log; exit 1)
 	cd build/lint-site && ../../$(BIN)/lint-imports --no-cache ../../pyproject.toml

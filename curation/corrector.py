@@ -596,7 +596,7 @@ def evaluate_corrector(
     """Simulate gold-label corrections on `corrected_share` of the matched papers, train and apply
     the corrector (moves accepted), and score the other papers before and after. Runs on a
     temporary SQLite copy of the graph: the store's own log and tree are left as they are."""
-    from hierograph.graph.sqlite_store import SqliteStore
+    from hierograph.graph.factory import open_store
     from hierograph.graph.sync import copy_graph
 
     if not 0 < corrected_share < 1:
@@ -607,7 +607,7 @@ def evaluate_corrector(
         eval_settings = settings.model_copy(update={"home": scratch, "store": "sqlite"})
         with Progress(disable=not show_progress, transient=True) as progress:
             task = progress.add_task("corrector eval", total=5)
-            copy = SqliteStore(eval_settings.db_path())
+            copy = open_store(eval_settings)  # the scratch SQLite store that eval_settings name
             copy_graph(store, copy)
             progress.advance(task)
             gold = match_gold(copy, gold_lines)

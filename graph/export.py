@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from hierograph.graph.models import Assignment, Paper, Topic
 from hierograph.graph.store import GraphStore
 
 EXPORT_VERSION = 1
 
 
 def export_dict(store: GraphStore) -> dict[str, Any]:
+    """The whole graph in the JSON export contract: version, papers, topics with paper ids."""
+    return export_records(store.iter_papers(), store.topics(), store.assignments())
+
+
+def export_records(
+    papers: Iterable[Paper], topics: Iterable[Topic], assignments: Iterable[Assignment]
+) -> dict[str, Any]:
+    """The JSON export contract from records (a store's, or a snapshot of them)."""
     direct: dict[str, list[str]] = defaultdict(list)
-    for a in store.assignments():
+    for a in assignments:
         direct[a.topic_id].append(a.paper_id)
-    papers = [
+    paper_rows = [
         {
             "id": p.id,
             "title": p.title,
@@ -27,10 +37,10 @@ def export_dict(store: GraphStore) -> dict[str, Any]:
             # LLM summary (llm_paper_summaries); null when the paper has no current one.
             **{k: getattr(s, k) if s else None for k in ("problem", "method", "results")},
         }
-        for p in store.iter_papers()
+        for p in papers
         for s in [p.current_summary()]
     ]
-    topics = [
+    topic_rows = [
         {
             "id": t.id,
             "parent": t.parent,
@@ -43,9 +53,9 @@ def export_dict(store: GraphStore) -> dict[str, Any]:
             "results": t.results,
             "paper_ids": sorted(direct.get(t.id, [])),
         }
-        for t in store.topics()
+        for t in topics
     ]
-    return {"version": EXPORT_VERSION, "papers": papers, "topics": topics}
+    return {"version": EXPORT_VERSION, "papers": paper_rows, "topics": topic_rows}
 
 
 def to_networkx(store: GraphStore) -> nx.DiGraph:
@@ -72,4 +82,5 @@ def to_networkx(store: GraphStore) -> nx.DiGraph:
 
 
 def write_graphml(store: GraphStore, out: Path) -> None:
+    """The graph of to_networkx as GraphML (Gephi, Cytoscape, yEd)."""
     nx.write_graphml(to_networkx(store), out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -13,14 +12,6 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ClientError, ServiceUnavailable
 
 from hierograph.graph.ids import title_key
-from hierograph.graph.method_models import (
-    CodeLink,
-    Implementation,
-    Method,
-    MethodLink,
-    Repository,
-    TopicMethod,
-)
 from hierograph.graph.models import (
     Assignment,
     Correction,
@@ -30,6 +21,8 @@ from hierograph.graph.models import (
     PaperSummary,
     Topic,
 )
+from hierograph.graph.neo4j_methods import Neo4jMethodGraph
+from hierograph.graph.neo4j_schema import FULLTEXT_INDEX, MIGRATIONS, VECTOR_INDEX, batches
 from hierograph.graph.store import (
     SCHEMA_VERSION,
     GraphStore,
@@ -38,41 +31,7 @@ from hierograph.graph.store import (
     rank_by_cosine,
 )
 
-VECTOR_INDEX = "paper_embedding"
-FULLTEXT_INDEX = "paper_text"
 _PAPER_FIELDS = tuple(Paper.model_fields)
-
-# Version n's statements bring a version n-1 graph to n. All are idempotent.
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        "CREATE CONSTRAINT paper_id IF NOT EXISTS FOR (p:Paper) REQUIRE p.id IS UNIQUE",
-        "CREATE CONSTRAINT topic_id IF NOT EXISTS FOR (t:Topic) REQUIRE t.id IS UNIQUE",
-        "CREATE CONSTRAINT correction_seq IF NOT EXISTS FOR (c:Correction) REQUIRE c.seq IS UNIQUE",
-        "CREATE CONSTRAINT meta_key IF NOT EXISTS FOR (m:Meta) REQUIRE m.key IS UNIQUE",
-        "CREATE INDEX paper_title_key IF NOT EXISTS FOR (p:Paper) ON (p.title_key)",
-        f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS "
-        "FOR (p:Paper) ON EACH [p.title, p.abstract]",
-        # methods, implementations and code links (issue 6)
-        "CREATE CONSTRAINT method_id IF NOT EXISTS FOR (m:Method) REQUIRE m.id IS UNIQUE",
-        "CREATE CONSTRAINT implementation_id IF NOT EXISTS "
-        "FOR (i:Implementation) REQUIRE i.id IS UNIQUE",
-        "CREATE CONSTRAINT repository_url IF NOT EXISTS FOR (r:Repository) REQUIRE r.url IS UNIQUE",
-        "CREATE CONSTRAINT facet_value IF NOT EXISTS "
-        "FOR (f:FacetValue) REQUIRE (f.dimension, f.value) IS UNIQUE",
-    ],
-    # Paper summaries (p.problem, p.method, p.results, p.summary_of) and structured topic
-    # summaries are plain optional properties: nodes written before read as unsummarized, so
-    # the graph needs no rewrite. Papers still to summarize are found by this index.
-    2: [
-        "CREATE INDEX paper_summary_of IF NOT EXISTS FOR (p:Paper) ON (p.summary_of)",
-    ],
-}
-
-
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
 
 
 def _paper_props(paper: Paper) -> dict[str, Any]:
@@ -91,7 +50,10 @@ def _lucene_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in re.findall(r"\w+", text.lower()))
 
 
-class Neo4jStore(GraphStore):
+class Neo4jStore(Neo4jMethodGraph, GraphStore):
+    """The store on a Neo4j server (driver, schema migrations, transactions); the methods
+    graph's operations come from Neo4jMethodGraph."""
+
     def __init__(
         self,
         uri: str,
@@ -158,7 +120,7 @@ class Neo4jStore(GraphStore):
         # at the current version still gets indexes added to its version's list later.
         for version in range(1, SCHEMA_VERSION + 1):
             with self._driver.session(database=self.database) as session:
-                for statement in _MIGRATIONS[version]:
+                for statement in MIGRATIONS[version]:
                     session.run(statement).consume()  # schema statements: auto-commit only
             if version > current:
                 self.set_meta("schema_version", str(version))
@@ -173,7 +135,7 @@ class Neo4jStore(GraphStore):
     # --- papers ---
     def upsert_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         new = updated = unchanged = 0
-        for batch in _batches(papers, self.batch_size):
+        for batch in batches(papers, self.batch_size):
             old = {p.id: p for p in self._papers_by_id([p.id for p in batch])}
             rows = []
             for paper in batch:
@@ -230,7 +192,7 @@ class Neo4jStore(GraphStore):
 
     def set_paper_summaries(self, summaries: Mapping[str, PaperSummary | None]) -> int:
         written = 0
-        for batch in _batches(list(summaries.items()), self.batch_size):
+        for batch in batches(list(summaries.items()), self.batch_size):
             papers = {p.id: p for p in self._papers_by_id([pid for pid, _ in batch])}
             rows = []
             for paper_id, summary in batch:
@@ -256,7 +218,7 @@ class Neo4jStore(GraphStore):
             return
         self._ensure_vector_index(len(next(iter(vectors.values()))))
         rows = [{"id": k, "v": np.asarray(v, dtype=float).tolist()} for k, v in vectors.items()]
-        for batch in _batches(rows, self.batch_size):
+        for batch in batches(rows, self.batch_size):
             self._run(
                 "UNWIND $rows AS row MATCH (p:Paper {id: row.id}) "
                 "CALL db.create.setNodeVectorProperty(p, 'embedding', row.v)",
@@ -339,15 +301,15 @@ class Neo4jStore(GraphStore):
         def work(tx: ManagedTransaction) -> None:
             # One transaction: a crash or kill before commit leaves the previous tree whole.
             tx.run("MATCH (t:Topic) DETACH DELETE t").consume()
-            for batch in _batches(topics, self.batch_size):
+            for batch in batches(topics, self.batch_size):
                 tx.run("UNWIND $rows AS row CREATE (t:Topic) SET t = row", rows=batch).consume()
-            for batch in _batches(edges, self.batch_size):
+            for batch in batches(edges, self.batch_size):
                 tx.run(
                     "UNWIND $rows AS row MATCH (c:Topic {id: row.id}), (p:Topic {id: row.parent}) "
                     "CREATE (c)-[:SUBTOPIC_OF]->(p)",
                     rows=batch,
                 ).consume()
-            for batch in _batches(assignments, self.batch_size):
+            for batch in batches(assignments, self.batch_size):
                 tx.run(_CREATE_ASSIGNMENTS, rows=batch).consume()
 
         self._write(work)
@@ -409,7 +371,7 @@ class Neo4jStore(GraphStore):
 
     def upsert_assignments(self, assignments: Iterable[Assignment]) -> None:
         rows = [a.model_dump() for a in assignments]
-        for batch in _batches(rows, self.batch_size):
+        for batch in batches(rows, self.batch_size):
             self._run(_MERGE_ASSIGNMENTS, rows=batch)
 
     def remove_assignment(self, paper_id: str, topic_id: str) -> bool:
@@ -471,13 +433,13 @@ class Neo4jStore(GraphStore):
         pairs = sorted({(r["paper_id"], r["dimension"]) for r in rows})
 
         def work(tx: ManagedTransaction) -> None:
-            for batch in _batches(pairs, self.batch_size):
+            for batch in batches(pairs, self.batch_size):
                 tx.run(
                     "UNWIND $rows AS row MATCH (:Paper {id: row[0]})-[h:HAS_FACET]->"
                     "(f:FacetValue {dimension: row[1]}) DELETE h",
                     rows=batch,
                 ).consume()
-            for batch in _batches(rows, self.batch_size):
+            for batch in batches(rows, self.batch_size):
                 tx.run(
                     "UNWIND $rows AS row MATCH (p:Paper {id: row.paper_id}) "
                     "MERGE (f:FacetValue {dimension: row.dimension, value: row.value}) "
@@ -504,7 +466,7 @@ class Neo4jStore(GraphStore):
     # --- live sources / refresh (issue 4) ---
     def replace_papers(self, papers: Sequence[Paper]) -> UpsertResult:
         new = updated = unchanged = 0
-        for batch in _batches(papers, self.batch_size):
+        for batch in batches(papers, self.batch_size):
             old = {p.id: p for p in self._papers_by_id([p.id for p in batch])}
             rows = []
             for paper in batch:
@@ -520,152 +482,6 @@ class Neo4jStore(GraphStore):
                     "UNWIND $rows AS row MERGE (p:Paper {id: row.id}) SET p += row", rows=rows
                 )
         return UpsertResult(new, updated, unchanged)
-
-    # --- methods, implementations and code links (issue 6) ---
-    def replace_methods(self, methods: Sequence[Method]) -> None:
-        rows = [
-            {
-                "props": m.model_dump(exclude={"implementations"}, exclude_none=True),
-                "impls": [
-                    {"id": i.id, "record": i.model_dump_json(), "position": n}
-                    for n, i in enumerate(m.implementations)
-                ],
-            }
-            for m in methods
-        ]
-
-        def work(tx: ManagedTransaction) -> None:
-            ids = [r["props"]["id"] for r in rows]
-            tx.run("MATCH (m:Method) WHERE NOT m.id IN $ids DETACH DELETE m", ids=ids).consume()
-            tx.run("MATCH (:Method)-[r:IMPLEMENTED_BY]->() DELETE r").consume()
-            for batch in _batches(rows, self.batch_size):
-                tx.run(
-                    "UNWIND $rows AS row MERGE (m:Method {id: row.props.id}) SET m = row.props "
-                    "WITH m, row UNWIND row.impls AS impl "
-                    "MERGE (i:Implementation {id: impl.id}) SET i.record = impl.record "
-                    "CREATE (m)-[:IMPLEMENTED_BY {position: impl.position}]->(i)",
-                    rows=batch,
-                ).consume()
-            tx.run(
-                "MATCH (i:Implementation) WHERE NOT ()-[:IMPLEMENTED_BY]->(i) DELETE i"
-            ).consume()
-
-        self._write(work)
-
-    def methods(self) -> list[Method]:
-        rows = self._read(
-            "MATCH (m:Method) OPTIONAL MATCH (m)-[r:IMPLEMENTED_BY]->(i:Implementation) "
-            "WITH m, r, i ORDER BY r.position "
-            "RETURN m {.*} AS m, [x IN collect(i.record) WHERE x IS NOT NULL] AS impls "
-            "ORDER BY m.id"
-        )
-        return [
-            Method(
-                **r["m"],
-                implementations=[Implementation.model_validate_json(x) for x in r["impls"]],
-            )
-            for r in rows
-        ]
-
-    def replace_method_links(self, links: Iterable[MethodLink]) -> None:
-        # One edge per (paper, method): the last link given wins, as in SQLite.
-        rows = list({(x.paper_id, x.method_id): x.model_dump() for x in links}.values())
-
-        def work(tx: ManagedTransaction) -> None:
-            tx.run("MATCH (:Paper)-[r:PROPOSES|USES]->(:Method) DELETE r").consume()
-            for relation in ("PROPOSES", "USES"):
-                chosen = [r for r in rows if r["relation"] == relation]
-                for batch in _batches(chosen, self.batch_size):
-                    tx.run(
-                        "UNWIND $rows AS row MATCH (p:Paper {id: row.paper_id}), "
-                        f"(m:Method {{id: row.method_id}}) CREATE (p)-[:{relation} "
-                        "{evidence: row.evidence}]->(m)",
-                        rows=batch,
-                    ).consume()
-
-        self._write(work)
-
-    def method_links(
-        self, *, paper_id: str | None = None, method_id: str | None = None
-    ) -> list[MethodLink]:
-        rows = self._read(
-            "MATCH (p:Paper)-[r:PROPOSES|USES]->(m:Method) "
-            "WHERE ($paper IS NULL OR p.id = $paper) AND ($method IS NULL OR m.id = $method) "
-            "RETURN p.id AS paper_id, m.id AS method_id, type(r) AS relation, "
-            "r.evidence AS evidence ORDER BY method_id, relation = 'USES', paper_id",
-            paper=paper_id,
-            method=method_id,
-        )
-        return [MethodLink(**r.data()) for r in rows]
-
-    def replace_topic_methods(self, rows: Iterable[TopicMethod]) -> None:
-        data = [r.model_dump() for r in rows]
-
-        def work(tx: ManagedTransaction) -> None:
-            tx.run("MATCH (:Topic)-[r:ABOUT]->(:Method) DELETE r").consume()
-            for batch in _batches(data, self.batch_size):
-                tx.run(
-                    "UNWIND $rows AS row MATCH (t:Topic {id: row.topic_id}), "
-                    "(m:Method {id: row.method_id}) "
-                    "MERGE (t)-[r:ABOUT]->(m) SET r.score = row.score, r.papers = row.papers",
-                    rows=batch,
-                ).consume()
-
-        self._write(work)
-
-    def topic_methods(
-        self, *, topic_id: str | None = None, method_id: str | None = None
-    ) -> list[TopicMethod]:
-        rows = self._read(
-            "MATCH (t:Topic)-[r:ABOUT]->(m:Method) "
-            "WHERE ($topic IS NULL OR t.id = $topic) AND ($method IS NULL OR m.id = $method) "
-            "RETURN t.id AS topic_id, m.id AS method_id, r.score AS score, r.papers AS papers "
-            "ORDER BY topic_id, score DESC, method_id",
-            topic=topic_id,
-            method=method_id,
-        )
-        return [TopicMethod(**r.data()) for r in rows]
-
-    def replace_code_links(self, links: Iterable[CodeLink]) -> None:
-        data = [x.model_dump() for x in links]
-
-        def work(tx: ManagedTransaction) -> None:
-            tx.run("MATCH (:Paper)-[r:HAS_CODE]->(:Repository) DELETE r").consume()
-            for batch in _batches(data, self.batch_size):
-                tx.run(
-                    "UNWIND $rows AS row MATCH (p:Paper {id: row.paper_id}) "
-                    "MERGE (r:Repository {url: row.url}) MERGE (p)-[:HAS_CODE]->(r)",
-                    rows=batch,
-                ).consume()
-
-        self._write(work)
-
-    def code_links(self, *, paper_id: str | None = None, url: str | None = None) -> list[CodeLink]:
-        rows = self._read(
-            "MATCH (p:Paper)-[:HAS_CODE]->(r:Repository) "
-            "WHERE ($paper IS NULL OR p.id = $paper) AND ($url IS NULL OR r.url = $url) "
-            "RETURN p.id AS paper_id, r.url AS url ORDER BY paper_id, url",
-            paper=paper_id,
-            url=url,
-        )
-        return [CodeLink(**r.data()) for r in rows]
-
-    def repositories(self) -> list[Repository]:
-        rows = self._read(
-            "MATCH (r:Repository) RETURN r.url AS url, r.status AS status, r.ok AS ok, "
-            "r.checked_at AS checked_at, r.error AS error ORDER BY url"
-        )
-        return [Repository(**r.data()) for r in rows]
-
-    def record_link_checks(self, repos: Iterable[Repository]) -> None:
-        rows = [r.model_dump() for r in repos]
-        for batch in _batches(rows, self.batch_size):
-            self._run(
-                "UNWIND $rows AS row MERGE (r:Repository {url: row.url}) "
-                "SET r.status = row.status, r.ok = row.ok, r.checked_at = row.checked_at, "
-                "r.error = row.error",
-                rows=batch,
-            )
 
 
 _CREATE_ASSIGNMENTS = (

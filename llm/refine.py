@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, StrictBool, field_validator
 
-from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
+from hierograph.graph.models import Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.tree import content_id
 from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
 from hierograph.llm.label import MAX_LABEL_WORDS, _words, neutralize
+from hierograph.llm.refine_tree import RefineTree
 
 if TYPE_CHECKING:
     from hierograph.settings import Settings
@@ -83,162 +83,6 @@ class MoveAnswer(BaseModel):
         return _reason(value)
 
 
-# --- the working tree ---
-@dataclass
-class _Node:
-    topic: Topic
-    children: list[str] = field(default_factory=list)
-    assigned: dict[str, Assignment] = field(default_factory=dict)  # paper id → assignment
-
-    def clone(self) -> _Node:
-        # Topics and assignments are replaced, never mutated: sharing them is safe.
-        return _Node(self.topic, list(self.children), dict(self.assigned))
-
-
-class _Tree:
-    """A mutable copy of a Hierarchy keyed by topic id; ids stay as they were during the pass."""
-
-    def __init__(self, nodes: dict[str, _Node], root: str) -> None:
-        self.nodes = nodes
-        self.root = root
-
-    @classmethod
-    def of(cls, hierarchy: Hierarchy) -> _Tree:
-        nodes = {t.id: _Node(t) for t in hierarchy.topics}
-        for t in hierarchy.topics:
-            if t.parent is not None:
-                nodes[t.parent].children.append(t.id)
-        for a in hierarchy.assignments:
-            nodes[a.topic_id].assigned[a.paper_id] = a
-        return cls(nodes, hierarchy.root().id)
-
-    def clone(self) -> _Tree:
-        return _Tree({k: n.clone() for k, n in self.nodes.items()}, self.root)
-
-    def parent(self, topic_id: str) -> str | None:
-        return self.nodes[topic_id].topic.parent
-
-    def level(self, topic_id: str) -> int:
-        return self.nodes[topic_id].topic.level
-
-    def is_leaf(self, topic_id: str) -> bool:
-        return not self.nodes[topic_id].children
-
-    def papers(self) -> dict[str, set[str]]:
-        """Topic id → every paper assigned to it or below it."""
-        out: dict[str, set[str]] = {}
-
-        def visit(tid: str) -> set[str]:
-            node = self.nodes[tid]
-            found = set(node.assigned)
-            for child in node.children:
-                found |= visit(child)
-            out[tid] = found
-            return found
-
-        visit(self.root)
-        return out
-
-    def _set(self, topic_id: str, **update: object) -> None:
-        node = self.nodes[topic_id]
-        node.topic = node.topic.model_copy(update=update)
-
-    # --- changes ---
-    def merge(self, keep: str, fold: str, update: dict[str, object]) -> None:
-        a, b = self.nodes[keep], self.nodes[fold]
-        for child in b.children:
-            self._set(child, parent=keep)
-        a.children.extend(b.children)
-        for pid, assignment in b.assigned.items():
-            mine = a.assigned.get(pid)
-            if mine is None or assignment.score > mine.score:
-                a.assigned[pid] = assignment.model_copy(update={"topic_id": keep})
-        self._set(keep, **update)
-        self.nodes[self.parent(fold) or ""].children.remove(fold)
-        del self.nodes[fold]
-
-    def move(self, leaf: str, to: str) -> None:
-        self.nodes[self.parent(leaf) or ""].children.remove(leaf)
-        self.nodes[to].children.append(leaf)
-        self._set(leaf, parent=to)
-
-    def normalize(self) -> None:
-        """Empty topics dropped, a topic with one child replaced by that child (the child moves
-        up, as in tree building), levels recomputed from the root."""
-        changed = True
-        while changed:
-            changed = False
-            for tid in list(self.nodes):
-                node = self.nodes.get(tid)
-                if node is None or tid == self.root:
-                    continue
-                parent = self.nodes[node.topic.parent or ""]
-                if not node.children and not node.assigned:
-                    parent.children.remove(tid)
-                    del self.nodes[tid]
-                    changed = True
-                elif len(node.children) == 1 and not node.assigned:
-                    (child,) = node.children
-                    parent.children[parent.children.index(tid)] = child
-                    self._set(child, parent=node.topic.parent)
-                    del self.nodes[tid]
-                    changed = True
-            root = self.nodes[self.root]
-            if len(root.children) == 1 and self.nodes[root.children[0]].children:
-                (only,) = root.children
-                root.children = self.nodes[only].children
-                for child in root.children:
-                    self._set(child, parent=self.root)
-                del self.nodes[only]
-                changed = True
-        stack = [(self.root, 0)]
-        while stack:
-            tid, level = stack.pop()
-            if self.level(tid) != level:
-                self._set(tid, level=level)
-            stack.extend((c, level + 1) for c in self.nodes[tid].children)
-
-    def problem(self, all_papers: set[str]) -> str | None:
-        """What is wrong with the tree, if anything (a safety net behind the candidate rules)."""
-        root = self.nodes[self.root]
-        if len(root.children) < 2:
-            return "the root would have fewer than 2 subtopics"
-        for tid, node in self.nodes.items():
-            if node.children and node.assigned:
-                return f"topic {tid} would hold papers and subtopics"
-        in_leaves = {p for n in self.nodes.values() if not n.children for p in n.assigned}
-        if in_leaves != all_papers:
-            return "a paper would be in no leaf"
-        return None
-
-    def to_hierarchy(self) -> Hierarchy:
-        """Back to records, root first, each parent before its children; non-root ids are the
-        content hash of their (possibly changed) subtree papers."""
-        papers = self.papers()
-        ids = {tid: tid if tid == self.root else content_id(sorted(papers[tid])) for tid in papers}
-        topics: list[Topic] = []
-        assignments: list[Assignment] = []
-        queue = [self.root]
-        for tid in queue:
-            node = self.nodes[tid]
-            parent = node.topic.parent
-            topics.append(
-                node.topic.model_copy(
-                    update={
-                        "id": ids[tid],
-                        "parent": None if parent is None else ids[parent],
-                        "size": len(papers[tid]),
-                    }
-                )
-            )
-            assignments.extend(
-                a.model_copy(update={"topic_id": ids[tid]})
-                for _, a in sorted(node.assigned.items())
-            )
-            queue.extend(node.children)
-        return Hierarchy(topics=topics, assignments=assignments)
-
-
 # --- candidates ---
 @dataclass(frozen=True)
 class Candidate:
@@ -250,7 +94,7 @@ class Candidate:
     def key(self) -> tuple[str, frozenset[str]]:
         return self.kind, frozenset(self.topics)
 
-    def touched(self, tree: _Tree) -> set[str]:
+    def touched(self, tree: RefineTree) -> set[str]:
         """Topics whose place or papers this change may alter (collapses included): candidates
         in one batch touch disjoint sets, so their answers can be applied one after another."""
         out = set(self.topics)
@@ -320,7 +164,7 @@ class LlmRefiner:
     ) -> tuple[Hierarchy, RefineReport]:
         """The hierarchy after the accepted changes (unchanged if none), and what happened."""
         self._prepare(hierarchy, papers, vectors)
-        tree = _Tree.of(hierarchy)
+        tree = RefineTree.of(hierarchy)
         all_papers = {a.paper_id for a in hierarchy.assignments}
         decided: set[tuple[str, frozenset[str]]] = set()
         changed = False
@@ -374,7 +218,7 @@ class LlmRefiner:
     ) -> list[Candidate]:
         """The candidates the pass would ask about first, without asking."""
         self._prepare(hierarchy, papers, vectors)
-        return self._candidates(_Tree.of(hierarchy))
+        return self._candidates(RefineTree.of(hierarchy))
 
     def _prepare(self, hierarchy: Hierarchy, papers: Sequence[Paper], vectors: np.ndarray) -> None:
         self.report_ = RefineReport()
@@ -387,7 +231,7 @@ class LlmRefiner:
         self._vectors = {p.id: unit[i] for i, p in enumerate(papers)}
 
     # --- candidates ---
-    def _centroids(self, tree: _Tree) -> tuple[dict[str, np.ndarray], dict[str, set[str]]]:
+    def _centroids(self, tree: RefineTree) -> tuple[dict[str, np.ndarray], dict[str, set[str]]]:
         papers = tree.papers()
         sums = {
             tid: np.sum([self._vectors[p] for p in sorted(ps)], axis=0)
@@ -396,7 +240,7 @@ class LlmRefiner:
         }
         return sums, papers
 
-    def _candidates(self, tree: _Tree) -> list[Candidate]:
+    def _candidates(self, tree: RefineTree) -> list[Candidate]:
         """Merges (most similar first), then moves (largest margin first): duplicates are folded
         before leaves are judged against parents whose centroids those merges change."""
         sums, papers = self._centroids(tree)
@@ -443,7 +287,7 @@ class LlmRefiner:
         """The larger topic absorbs the smaller (its name covers more of the papers)."""
         return (a, b) if (-len(papers[a]), a) <= (-len(papers[b]), b) else (b, a)
 
-    def _batch(self, tree: _Tree, candidates: list[Candidate]) -> list[Candidate]:
+    def _batch(self, tree: RefineTree, candidates: list[Candidate]) -> list[Candidate]:
         """Candidates with disjoint reach, best first, as many as may be asked at once."""
         room = min(self.client.concurrency, self.budget - self.report_.calls)
         batch: list[Candidate] = []
@@ -503,7 +347,7 @@ class LlmRefiner:
             self._clean[paper_id] = neutralize(self._texts[paper_id]).lower()
         return self._clean[paper_id]
 
-    def _quote(self, tree: _Tree, tid: str, papers: dict[str, set[str]], role: str) -> str:
+    def _quote(self, tree: RefineTree, tid: str, papers: dict[str, set[str]], role: str) -> str:
         topic = tree.nodes[tid].topic
         lines = [
             f'<topic role="{role}">',
@@ -520,7 +364,7 @@ class LlmRefiner:
             )
         return "\n".join([*lines, "</topic>"])
 
-    def _prompt(self, tree: _Tree, cand: Candidate) -> Messages:
+    def _prompt(self, tree: RefineTree, cand: Candidate) -> Messages:
         papers = tree.papers()
         if cand.kind == "merge":
             keep, fold = cand.topics
@@ -556,7 +400,7 @@ class LlmRefiner:
 
     # --- applying ---
     @staticmethod
-    def _stale(tree: _Tree, cand: Candidate) -> str | None:
+    def _stale(tree: RefineTree, cand: Candidate) -> str | None:
         """Why an accepted candidate no longer fits the tree (an earlier change altered it)."""
         if any(t not in tree.nodes for t in cand.topics):
             return "a topic of it is gone"
@@ -572,7 +416,7 @@ class LlmRefiner:
             return "the parents are no longer on one level"
         return None
 
-    def _apply(self, tree: _Tree, cand: Candidate, answer: MergeAnswer | MoveAnswer) -> str:
+    def _apply(self, tree: RefineTree, cand: Candidate, answer: MergeAnswer | MoveAnswer) -> str:
         """Apply an accepted change; returns the resulting label (merge) or the new parent's."""
         if cand.kind == "move":
             leaf, _, new = cand.topics
@@ -596,7 +440,7 @@ class LlmRefiner:
         tree.merge(keep, fold, update)
         return label
 
-    def _grounded(self, tree: _Tree, label: str, keep: str, fold: str) -> bool:
+    def _grounded(self, tree: RefineTree, label: str, keep: str, fold: str) -> bool:
         """The label uses words of the two topics' titles or (paper-backed) keywords, and no
         other sibling already has it. Abstracts are left out: an injected instruction hides
         there."""
@@ -616,7 +460,7 @@ class LlmRefiner:
     # --- the log ---
     def _log(
         self,
-        tree: _Tree,
+        tree: RefineTree,
         cand: Candidate,
         decision: str,
         reason: str,
