@@ -65,6 +65,13 @@ class Hierograph:
         progress: bool = True,
         **settings: Any,
     ) -> None:
+        unknown = sorted(set(settings) - set(Settings.model_fields))
+        if unknown:
+            # Settings ignore unknown environment variables; a typo in code should not pass.
+            raise TypeError(
+                f"unknown setting(s) {', '.join(unknown)}; hierograph/settings.py lists them "
+                "all (docs/configuration.md)"
+            )
         backend = store if isinstance(store, str) else None
         self.settings: Settings = load_settings(home=home, store=backend, **settings)
         """The settings this instance runs with."""

@@ -81,3 +81,40 @@ def test_importing_settings_loads_neither_torch_nor_the_facade():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_tree_agrees_with_the_store_and_its_export(built_store):
+    import networkx as nx
+
+    from hierograph import Hierograph, TopicTree
+    from hierograph.graph.export import export_dict
+
+    with Hierograph(store=built_store) as hg:
+        tree = hg.tree()
+    assert built_store.paper_count() == 49, "a store the caller gave stays open"
+    assert isinstance(tree, TopicTree) and len(tree) == len(built_store.topics())
+    assert tree.to_dict() == export_dict(built_store)
+    graph = tree.to_networkx()
+    for topic in tree:
+        below = {p.id for p in tree.papers(topic.id)}
+        assert below == built_store.subtree_paper_ids(topic.id)
+        assert below == {n for n in nx.descendants(graph, topic.id) if n not in tree}
+        assert [t.id for t in tree.path(topic.id)] == [
+            t.id for t in built_store.ancestors(topic.id)
+        ]
+        assert {c.id for c in tree.children(topic.id)} == {
+            c.id for c in built_store.children(topic.id)
+        }
+    with pytest.raises(KeyError, match="no topic 'nope'"):
+        tree.papers("nope")
+
+
+def test_a_misspelt_setting_is_refused(tmp_path):
+    from hierograph import Hierograph
+
+    with pytest.raises(TypeError, match="unknown setting.*max_dept"):
+        Hierograph(home=tmp_path / "home", max_dept=3)
+    with Hierograph(home=tmp_path / "home", max_depth=3) as hg:
+        assert hg.settings.max_depth == 3
+        with pytest.raises(ValueError, match="no topic tree yet"):
+            hg.tree()
