@@ -197,7 +197,12 @@ class Settings(BaseSettings):
     http_user_agent: str = (
         "Hierograph/0.1 (research topic map; https://github.com/hierograph/hierograph)"
     )
-    http_timeout_seconds: float = Field(30.0, gt=0)
+    http_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for a connection or for the next bytes."
+    )
+    http_deadline_seconds: float = Field(
+        120.0, gt=0, description="Longest one request may take from asking to its last byte."
+    )
     http_max_attempts: int = Field(5, ge=1, description="Tries per request (429, 5xx, timeouts).")
     http_backoff_seconds: float = Field(2.0, ge=0, description="First retry wait; doubles.")
     http_max_backoff_seconds: float = Field(
