@@ -24,8 +24,7 @@ def test_bad_records_are_rejected_and_the_rest_stored(kind, tmp_path):
     lines = [
         _record("2501.00001", "A good record"),
         "[" * 100_000 + "]" * 100_000,  # RecursionError in json.loads
-        '{"arxiv_id": "2501.00003", "title": "Lone \\ud800 surrogate", "abstract": "%s"}'
-        % ABSTRACT,
+        _record("2501.00003", "Lone \ud800 surrogate"),  # written as the escape \\ud800
         _record("2501.00004", "Nul\u0000 inside the title"),
         _record("2501.00005", "A huge abstract", "word " * 5_000),
         _record("2501.00001", "The same id with another title"),
