@@ -27,6 +27,7 @@ from hierograph.ingest.arxiv import ArxivClient, ArxivPage, category_query, merg
 from hierograph.ingest.fetch import SourceError
 from hierograph.ingest.hf_papers import HfClient, merge_hf
 from hierograph.ingest.rejects import Reject, RejectsFile
+from hierograph.methods.link import LinkReport, link_registry
 from hierograph.settings import Settings
 
 Merge = Callable[[Paper | None, Paper], Paper]
@@ -61,6 +62,7 @@ class RefreshReport:
     embedded: int = 0
     place: PlaceReport | None = None
     no_tree: bool = False
+    linked: LinkReport | None = None  # methods and code linked again (something was added)
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -234,10 +236,14 @@ def _refresh(
     report.embedded = embed_missing(store, writer)
     if store.root() is None:
         report.no_tree = True
-        return report
-    from hierograph.jobs.components import make_placer
+    else:
+        from hierograph.jobs.components import make_placer
 
-    report.place = make_placer(settings, show_progress).run(store)
+        report.place = make_placer(settings, show_progress).run(store)
+    # New and changed papers get their method mentions and code links (and topics their
+    # ABOUT edges) as a build gives them; placement first, since ABOUT reads the topics.
+    if any(s.new or s.updated for s in report.sources):
+        report.linked = link_registry(store, settings)
     return report
 
 
@@ -366,6 +372,8 @@ def print_report(console: Console, report: RefreshReport, top: int = 10) -> None
                 f"{s.watermark or 'none'}: nothing after it counts as read)"
             )
     console.print(f"embedded {report.embedded} papers")
+    if report.linked is not None:
+        console.print(f"linked methods and code: {report.linked.summary()}", soft_wrap=True)
     if report.no_tree:
         console.print("no topic tree yet: run `hierograph build` to organize the papers.")
         return

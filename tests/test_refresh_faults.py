@@ -139,3 +139,32 @@ def test_a_dripping_server_meets_the_deadline(server, tmp_path):
         client.search(QUERY, None, lambda page: None)
     assert time.monotonic() - began < 4  # two tries of half a second, not two of six
     client.close()
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_refresh_links_what_it_adds_to_methods_and_code(kind, server, embedding_cache, tmp_path):
+    from hierograph.jobs.refresh import Watch, run_refresh
+
+    from .conftest import seeded_home
+
+    home = seeded_home(tmp_path / "home", embedding_cache).home
+    record = dict(
+        arxiv_records(1)[0],
+        arxiv_id="2607.00001",
+        title="Direct preference optimization for tool-using agents",
+        abstract="We propose a variant of Direct Preference Optimization (DPO) for agents that "
+        "call tools, and compare it with PPO. Code: https://github.com/example/tool-dpo",
+        categories=["cs.AI"],
+    )
+    server.publish([record])
+    settings = _settings(server, home, kind)
+    store = open_empty_store(kind, home)
+    try:
+        report = run_refresh(store, settings, Watch([QUERY]), show_progress=False)
+        assert report.sources[0].new == 1 and report.linked is not None
+        methods = {link.method_id for link in store.method_links(paper_id="2607.00001")}
+        assert {"dpo", "ppo"} <= methods
+        code = [link.url for link in store.code_links(paper_id="2607.00001")]
+        assert code == ["https://github.com/example/tool-dpo"]
+    finally:
+        store.close()
