@@ -161,10 +161,11 @@ def test_refresh_links_what_it_adds_to_methods_and_code(kind, server, embedding_
     store = open_empty_store(kind, home)
     try:
         report = run_refresh(store, settings, Watch([QUERY]), show_progress=False)
-        assert report.sources[0].new == 1 and report.linked is not None
+        assert report.sources[0].new == 1
         methods = {link.method_id for link in store.method_links(paper_id="2607.00001")}
         assert {"dpo", "ppo"} <= methods
         code = [link.url for link in store.code_links(paper_id="2607.00001")]
         assert code == ["https://github.com/example/tool-dpo"]
+        assert report.linked is not None and report.linked.papers_linked >= 1
     finally:
         store.close()
