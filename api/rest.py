@@ -4,7 +4,8 @@
 the lifespan. Every route but POST /corrections is read-only; that one needs the API key from
 settings (HIEROGRAPH_API_KEY) in the X-API-Key header. Errors are JSON
 `{"error": {"code", "message"}}`, each client IP has a token bucket, and every request is logged
-to `<home>/logs/api.log`.
+to `<home>/logs/api.log` (credentials in a query string redacted). Bodies are limited while they
+stream in; proxy headers count only from `api_trusted_proxies` (api/guard.py).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at run time,
@@ -29,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hierograph.api import queries
 from hierograph.api.context import ApiContext, open_context
+from hierograph.api.guard import BodyLimit, BodyTooLarge, loggable_target, uvicorn_options
 from hierograph.api.models import (
     MAX_CURSOR_CHARS,
     MAX_ID_CHARS,
@@ -130,6 +132,9 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         lifespan=lifespan,
     )
     buckets = TokenBuckets(settings.api_rate_per_second, settings.api_rate_burst)
+    # Inside the logging middleware below, so a refused body is still logged.
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    secrets = (settings.api_key.get_secret_value(),) if settings.api_key else ()
 
     @app.middleware("http")
     async def guard_and_log(request: Request, call_next: Any) -> Response:
@@ -155,7 +160,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
             "%s %s %s %d %.1fms",
             client,
             request.method,
-            request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            loggable_target(request.url.path, request.url.query, secrets),
             response.status_code,
             (time.perf_counter() - start) * 1000,
         )
@@ -166,7 +171,8 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         # Starlette answers an unparsable body with 400; to clients it is invalid input like
         # any other, so it gets the same 422.
         status = 422 if exc.status_code == 400 else exc.status_code
-        return error_response(status, str(exc.detail), headers=exc.headers)
+        code = "too_large" if isinstance(exc, BodyTooLarge) else None
+        return error_response(status, str(exc.detail), code=code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -196,7 +202,10 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
                 403, "writes are disabled: the server has no API key (set HIEROGRAPH_API_KEY)"
             )
         if not key or not hmac.compare_digest(key.encode(), expected.encode()):
-            raise StarletteHTTPException(401, "missing or wrong API key: send it as X-API-Key")
+            # Only the header counts: a key in the URL would end up in logs and histories.
+            raise StarletteHTTPException(
+                401, "missing or wrong API key: send it in the X-API-Key header (never in the URL)"
+            )
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     def healthz(c: Ctx) -> Health:
@@ -227,7 +236,10 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         filters = queries.SearchFilters(published_from, published_to, topic, method, has_code)
         return queries.search_papers(c, q, filters, limit or settings.api_page_size, cursor)
 
-    @app.get("/papers/{paper_id}", response_model=PaperDetail, responses=_ERRORS, tags=["papers"])
+    # `:path` ids: old-style arXiv ids (hep-th/9901001) hold a slash, sent as is or as %2F.
+    @app.get(
+        "/papers/{paper_id:path}", response_model=PaperDetail, responses=_ERRORS, tags=["papers"]
+    )
     def paper(
         c: Ctx,
         paper_id: Annotated[str, Path(max_length=MAX_ID_CHARS)],
@@ -243,7 +255,9 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         """The root of the topic tree: start browsing here."""
         return queries.topic_detail(c, None, papers)
 
-    @app.get("/topics/{topic_id}", response_model=TopicDetail, responses=_ERRORS, tags=["topics"])
+    @app.get(
+        "/topics/{topic_id:path}", response_model=TopicDetail, responses=_ERRORS, tags=["topics"]
+    )
     def topic(
         c: Ctx,
         topic_id: Annotated[str, Path(max_length=MAX_ID_CHARS)],
@@ -252,7 +266,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
         """A topic: label, summary, keywords, path to the root, children, top papers."""
         return queries.topic_detail(c, topic_id, papers)
 
-    @app.get("/methods/{name}", response_model=MethodDetail, responses=_ERRORS, tags=["code"])
+    @app.get("/methods/{name:path}", response_model=MethodDetail, responses=_ERRORS, tags=["code"])
     def method(
         c: Ctx,
         name: Annotated[str, Path(max_length=MAX_ID_CHARS)],
@@ -295,7 +309,22 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
     return app
 
 
+def server_config(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, app: FastAPI | None = None
+) -> "uvicorn.Config":  # noqa: F821 - uvicorn is imported late, as serve needs it
+    """The uvicorn configuration `serve` runs (`app` defaults to this settings' app)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app or create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        **uvicorn_options(settings),
+    )
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(settings, host, port)).run()

@@ -14,12 +14,13 @@ def open_store(settings: Settings, kind: str | None = None) -> GraphStore:
 
         return SqliteStore(settings.db_path())
     if kind == "neo4j":
+        from hierograph.graph.neo4j_password import neo4j_password
         from hierograph.graph.neo4j_store import Neo4jStore
 
         return Neo4jStore(
             uri=settings.neo4j_uri,
             user=settings.neo4j_user,
-            password=settings.neo4j_password.get_secret_value(),
+            password=neo4j_password(settings),
             database=settings.neo4j_database,
             batch_size=settings.neo4j_batch_size,
             retry_seconds=settings.neo4j_retry_seconds,

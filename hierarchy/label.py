@@ -1,4 +1,8 @@
-"""Keyword labels: c-TF-IDF among siblings, so each topic is named by what sets it apart."""
+"""Keyword labels: c-TF-IDF among siblings, so each topic is named by what sets it apart.
+
+Labels cannot be planted: the texts are counted without instruction-like sentences and with
+near-copies of a sentence counted once (hierarchy.injection.label_texts), and a keyword must
+occur in at least `min_papers` of its topic's papers."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from hierograph.hierarchy.injection import label_texts
 from hierograph.hierarchy.tree import Node
 
 # Words every abstract uses; they never tell topics apart.
@@ -79,11 +84,13 @@ class Label:
 class KeywordLabeler:
     """Labels every node of a tree from its papers' text. `fit` learns the vocabulary."""
 
-    def __init__(self, n_keywords: int = 5, label_words: int = 3) -> None:
+    def __init__(self, n_keywords: int = 5, label_words: int = 3, min_papers: int = 2) -> None:
         self.n_keywords = n_keywords
         self.label_words = label_words
+        self.min_papers = min_papers
 
     def fit(self, texts: Sequence[str]) -> KeywordLabeler:
+        texts = label_texts(texts)
         self.vectorizer_ = CountVectorizer(
             stop_words=list(ENGLISH_STOP_WORDS | ACADEMIC_STOP_WORDS),
             ngram_range=(1, 2),
@@ -91,6 +98,7 @@ class KeywordLabeler:
             token_pattern=r"(?u)\b[A-Za-z][A-Za-z0-9\-]+\b",
         )
         self.counts_ = self.vectorizer_.fit_transform(texts).tocsr()
+        self.presence_ = (self.counts_ > 0).astype(np.int32)
         self.terms_ = self.vectorizer_.get_feature_names_out()
         # Document-level idf over the whole collection: words every paper uses ("alignment"
         # in an alignment corpus) name nothing, however often a topic repeats them.
@@ -130,6 +138,9 @@ class KeywordLabeler:
         out: dict[int, Label] = {}
         used: set[str] = set()
         for node, row in zip(siblings, weights, strict=True):
+            # A word of a single paper (or of one planted sentence) names no topic.
+            spread = np.asarray(self.presence_[node.members].sum(axis=0)).ravel()
+            row = np.where(spread >= min(self.min_papers, len(node.members)), row, 0.0)
             keywords = self._keywords(row, inherited)
             label = self._name(keywords, used)
             used.add(label.lower())

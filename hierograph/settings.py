@@ -28,7 +28,11 @@ class Settings(BaseSettings):
     store: Literal["sqlite", "neo4j"] = "sqlite"
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = "neo4j"
-    neo4j_password: SecretStr = SecretStr("hierograph-dev")
+    neo4j_password: SecretStr | None = Field(
+        None,
+        description="Unset: the local server's password, generated per home by the first "
+        "`hierograph db start` into <home>/neo4j/password (0600).",
+    )
     neo4j_database: str = "neo4j"
     neo4j_batch_size: int = Field(1000, ge=1)
     neo4j_retry_seconds: float = Field(
@@ -197,7 +201,12 @@ class Settings(BaseSettings):
     http_user_agent: str = (
         "Hierograph/0.1 (research topic map; https://github.com/hierograph/hierograph)"
     )
-    http_timeout_seconds: float = Field(30.0, gt=0)
+    http_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for a connection or for the next bytes."
+    )
+    http_deadline_seconds: float = Field(
+        120.0, gt=0, description="Longest one request may take from asking to its last byte."
+    )
     http_max_attempts: int = Field(5, ge=1, description="Tries per request (429, 5xx, timeouts).")
     http_backoff_seconds: float = Field(2.0, ge=0, description="First retry wait; doubles.")
     http_max_backoff_seconds: float = Field(
@@ -257,7 +266,14 @@ class Settings(BaseSettings):
     )
     api_rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     api_similar_papers: int = Field(5, ge=0, le=50)
-    api_max_body_bytes: int = Field(65536, ge=1024, description="Larger request bodies get 422.")
+    api_max_body_bytes: int = Field(
+        65536, ge=1024, description="Larger request bodies get 422, chunked ones included."
+    )
+    api_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed "
+        '(e.g. ["127.0.0.1"] behind a local nginx); empty: proxy headers are ignored.',
+    )
     mcp_max_results: int = Field(10, ge=1, le=50, description="Most items one MCP tool returns.")
     mcp_abstract_chars: int = Field(
         800, ge=100, description="MCP tools cut abstracts here so an agent's context stays small."
@@ -269,6 +285,12 @@ class Settings(BaseSettings):
     # --- the Streamlit browser, `hierograph ui` (issue 8) ---
     ui_editor_key: SecretStr | None = Field(
         None, description="Typed in the sidebar, unlocks the Review page; read-only without it."
+    )
+    ui_editor_max_failures: int = Field(
+        5, ge=1, description="Wrong editor keys in a row (all browser sessions) before a lockout."
+    )
+    ui_editor_lockout_seconds: float = Field(
+        60.0, gt=0, description="First lockout after too many wrong keys; doubles each time."
     )
     ui_recent_days: int = Field(
         90, ge=1, description="Growth: share of a topic's papers in the data's last N days."

@@ -1,12 +1,19 @@
-"""The arXiv API (Atom): search queries and categories, newest first, paged, parsed with
-feedparser. Paced and retried by ingest.fetch; entries become Paper records."""
+"""The arXiv API (Atom): search queries and categories, paged, parsed with feedparser. Paced
+and retried by ingest.fetch; entries become Paper records.
+
+A first search (no watermark) reads newest first; every later one reads the range from the
+watermark to now oldest first, so the watermark only ever moves over entries that are stored
+and a run stopped at `arxiv_max_results` is continued by the next one, with no gap. A page that
+is not a complete Atom feed is retried, then fails the search."""
 
 from __future__ import annotations
 
 import re
 import time
+import xml.sax
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
@@ -106,6 +113,18 @@ def merge_arxiv(old: Paper | None, new: Paper) -> Paper:
     return merged
 
 
+def _minute(stamp: str) -> str:
+    """`2025-04-08T10:00:59Z` as arXiv's range bound `202504081000` (the API counts minutes)."""
+    return re.sub(r"\D", "", stamp)[:12].ljust(12, "0")
+
+
+def since_query(query: str, sort_by: str, since: str, now: datetime | None = None) -> str:
+    """`query` limited to entries whose sort date is at or after `since`'s minute (inclusive,
+    so entries sharing the watermark's timestamp are read again, never skipped)."""
+    until = (now or datetime.now(UTC)) + timedelta(days=1)
+    return f"({query}) AND {sort_by}:[{_minute(since)} TO {until.strftime('%Y%m%d%H%M')}]"
+
+
 class _EmptyPage(Retryable):
     def __init__(self, start: int, total: int) -> None:
         super().__init__(f"empty page at start={start} of {total}")
@@ -119,11 +138,34 @@ class ArxivPage:
     papers: list[Paper] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     entries: int = 0  # entries on the page, rejected ones included
+    # Once this page is stored, every entry up to this sort date is (oldest-first reads only).
+    watermark: str | None = None
+
+
+class BrokenFeed(Retryable):
+    """An answer that is not a complete Atom feed (an HTML error page, a cut-off body)."""
+
+
+def _broken(feed: Any) -> str | None:
+    """Why a parsed answer is not a complete arXiv feed, or None when it is one."""
+    error = feed.get("bozo_exception") if feed.get("bozo") else None
+    if isinstance(error, xml.sax.SAXException) or (
+        error is not None and not isinstance(error, feedparser.CharacterEncodingOverride)
+    ):
+        return f"not well-formed Atom ({error})"
+    if "opensearch_totalresults" not in feed.get("feed", {}):
+        return "no opensearch:totalResults (not an arXiv API feed)"
+    return None
 
 
 def parse_feed(text: str, where: str) -> ArxivPage:
-    """An Atom response as papers and rejects; `where` names the request in reject records."""
+    """An Atom response as papers and rejects; `where` names the request in reject records.
+    Raises BrokenFeed when the text is not a complete feed: storing the entries before a cut
+    would count the rest as read."""
     feed = feedparser.parse(text)
+    problem = _broken(feed)
+    if problem:
+        raise BrokenFeed(f"arXiv answered with a broken page at {where}: {problem}")
     meta = feed.get("feed", {})
     page = ArxivPage(
         total=int(meta.get("opensearch_totalresults") or 0),
@@ -144,8 +186,8 @@ class SearchOutcome:
     fetched: int = 0  # papers read (rejects excluded)
     requests: int = 0
     newest: str | None = None  # the latest sort date seen; the next watermark
-    complete: bool = False  # reached the watermark or the end of the results
-    capped: bool = False  # stopped at arxiv_max_results before reaching the watermark
+    complete: bool = False  # reached the end of the results (or the newest, on a first run)
+    capped: bool = False  # stopped at arxiv_max_results; the next run continues from there
     note: str = ""
 
 
@@ -161,13 +203,13 @@ class ArxivClient:
         value = paper.updated if self.settings.arxiv_sort_by == "lastUpdatedDate" else None
         return value or paper.published or ""
 
-    def page(self, query: str, start: int, size: int) -> ArxivPage:
+    def page(self, query: str, start: int, size: int, ascending: bool = False) -> ArxivPage:
         params = {
             "search_query": query,
             "start": start,
             "max_results": size,
             "sortBy": self.settings.arxiv_sort_by,
-            "sortOrder": "descending",
+            "sortOrder": "ascending" if ascending else "descending",
         }
         where = f"{self.url}?search_query={query}&start={start}"
         try:
@@ -209,10 +251,20 @@ class ArxivClient:
         on_page: Callable[[ArxivPage], None],
         limit: int | None = None,
     ) -> SearchOutcome:
-        """Pages newest first until an entry older than `since` (the watermark), the end of the
-        results, or `limit` entries; `on_page` gets each page's entries newer than `since`
-        (equal ones too: re-reading them is harmless, missing them is not)."""
-        limit = limit or self.settings.arxiv_max_results
+        """The entries of `query` at or after `since` (the watermark), at most `limit` of them
+        per call; `on_page` gets each page and must have stored it when it returns.
+
+        Without a watermark: newest first, down to `limit` entries (the starting point).
+        With one: oldest first from the watermark (its own entries re-read: harmless), each
+        page carrying the watermark its storing makes safe, so a run cut by `limit`, a broken
+        page or a crash is continued by the next run exactly where it stopped."""
+        if since is None:
+            return self._newest(query, on_page, limit or self.settings.arxiv_max_results)
+        return self._since(query, since, on_page, limit or self.settings.arxiv_max_results)
+
+    def _newest(
+        self, query: str, on_page: Callable[[ArxivPage], None], limit: int
+    ) -> SearchOutcome:
         size = min(self.settings.arxiv_page_size, limit)
         out = SearchOutcome()
         start = 0
@@ -220,17 +272,12 @@ class ArxivClient:
             page = self.page(query, start, size)
             out.requests += 1
             keys = [self.sort_key(p) for p in page.papers]
-            fresh = [p for p, k in zip(page.papers, keys, strict=True) if not since or k >= since]
-            page.papers = fresh
             on_page(page)
-            out.fetched += len(fresh)
+            out.fetched += len(page.papers)
             if keys:
                 out.newest = max([out.newest or "", *keys])
             if page.entries == 0 and start < page.total:
                 out.note = f"arXiv kept returning an empty page at {start} of {page.total}"
-                return out
-            if since and any(k < since for k in keys):
-                out.complete = True
                 return out
             start += page.entries
             if page.entries == 0 or start >= page.total:
@@ -238,7 +285,42 @@ class ArxivClient:
                 return out
             if start >= limit:
                 out.complete, out.capped = True, True
-                out.note = f"stopped at {limit} entries (arxiv_max_results)"
+                out.note = (
+                    f"first refresh: started from the newest {limit} entries "
+                    "(arxiv_max_results); later refreshes read everything after them"
+                )
+                return out
+
+    def _since(
+        self, query: str, since: str, on_page: Callable[[ArxivPage], None], limit: int
+    ) -> SearchOutcome:
+        size = min(self.settings.arxiv_page_size, limit)
+        ranged = since_query(query, self.settings.arxiv_sort_by, since)
+        out = SearchOutcome(newest=since)
+        start = 0
+        while True:
+            page = self.page(ranged, start, size, ascending=True)
+            out.requests += 1
+            keys = [self.sort_key(p) for p in page.papers]
+            page.papers = [p for p, k in zip(page.papers, keys, strict=True) if k >= since]
+            if keys:
+                out.newest = max(out.newest or "", *keys)
+            page.watermark = out.newest
+            on_page(page)
+            out.fetched += len(page.papers)
+            if page.entries == 0 and start < page.total:
+                out.note = f"arXiv kept returning an empty page at {start} of {page.total}"
+                return out
+            start += page.entries
+            if page.entries == 0 or start >= page.total:
+                out.complete = True
+                return out
+            if start >= limit:
+                out.capped = True
+                out.note = (
+                    f"stopped at {limit} entries (arxiv_max_results) of {page.total}; the next "
+                    f"refresh continues from {out.newest}"
+                )
                 return out
 
     def close(self) -> None:

@@ -1,5 +1,7 @@
 """Polite HTTP for the live sources: one client per source, a fixed gap between requests, a
-descriptive User-Agent, and retries with exponential backoff on 429, 5xx and timeouts."""
+descriptive User-Agent, retries with exponential backoff on 429, 5xx and timeouts, and a
+wall-clock deadline per request (the read timeout alone restarts with every byte, so a server
+that drips its answer could stall a refresh for hours)."""
 
 from __future__ import annotations
 
@@ -51,6 +53,10 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+class DeadlineExceeded(Retryable):
+    """An answer that took longer than `http_deadline_seconds` from request to last byte."""
+
+
 class _WaitRetryAfter:
     """The server's Retry-After when it sent one, else exponential backoff; both capped."""
 
@@ -98,15 +104,32 @@ class PoliteClient:
         )
 
     def get_once(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
-        """One paced GET; 429 and 5xx raise Retryable, other errors SourceError."""
+        """One paced GET, read within the deadline; 429, 5xx and a missed deadline raise
+        Retryable, other errors SourceError."""
         self._pace()
-        response = self._client.get(url, params=params)
-        if response.status_code in RETRY_STATUS:
-            raise Retryable(
-                f"{self.name} answered {response.status_code}",
-                retry_after_seconds(response.headers.get("Retry-After")),
-            )
-        return response
+        limit = self.settings.http_deadline_seconds
+        deadline = time.monotonic() + limit
+        with self._client.stream("GET", url, params=params) as streamed:
+            if streamed.status_code in RETRY_STATUS:
+                raise Retryable(
+                    f"{self.name} answered {streamed.status_code}",
+                    retry_after_seconds(streamed.headers.get("Retry-After")),
+                )
+            raw = bytearray()
+            for chunk in streamed.iter_raw():
+                raw += chunk
+                if time.monotonic() > deadline:
+                    raise DeadlineExceeded(
+                        f"{self.name} took longer than {limit:g} s to answer "
+                        f"({len(raw)} bytes so far; http_deadline_seconds)"
+                    )
+        # A complete response built from the raw bytes, decoded (gzip etc.) once on access.
+        return httpx.Response(
+            streamed.status_code,
+            headers=streamed.headers,
+            content=bytes(raw),
+            request=streamed.request,
+        )
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
         """A GET retried on 429/5xx/timeouts; raises SourceError once the tries are spent."""

@@ -17,8 +17,11 @@ def _add(parsed: Parsed, path: Path, number: int, fields: object, excerpt: str) 
         return
     try:
         parsed.papers.append((number, paper_from_fields(fields, source=path.suffix.lstrip("."))))
-    except RecordError as err:
+    except (RecordError, ValueError) as err:  # pydantic's ValidationError is a ValueError
         parsed.rejects.append(Reject(str(path), number, str(err), excerpt))
+    except Exception as err:  # noqa: BLE001 - one odd record must not cost the others
+        reason = f"unreadable record ({type(err).__name__}: {err})"
+        parsed.rejects.append(Reject(str(path), number, reason, excerpt))
 
 
 def parse_jsonl(path: Path) -> Parsed:
@@ -33,6 +36,13 @@ def parse_jsonl(path: Path) -> Parsed:
             fields = json.loads(text)
         except json.JSONDecodeError as err:
             parsed.rejects.append(Reject(str(path), number, f"broken JSON: {err.msg}", text[:200]))
+            continue
+        except RecursionError:
+            reason = "JSON nested too deeply to read (a record is a flat object)"
+            parsed.rejects.append(Reject(str(path), number, reason, text[:200]))
+            continue
+        except ValueError as err:  # e.g. an integer of more than 4,300 digits
+            parsed.rejects.append(Reject(str(path), number, f"unreadable JSON: {err}", text[:200]))
             continue
         _add(parsed, path, number, fields, text[:200])
     return parsed

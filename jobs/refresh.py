@@ -27,6 +27,7 @@ from hierograph.ingest.arxiv import ArxivClient, ArxivPage, category_query, merg
 from hierograph.ingest.fetch import SourceError
 from hierograph.ingest.hf_papers import HfClient, merge_hf
 from hierograph.ingest.rejects import Reject, RejectsFile
+from hierograph.methods.link import LinkReport, link_registry
 from hierograph.settings import Settings
 
 Merge = Callable[[Paper | None, Paper], Paper]
@@ -61,6 +62,7 @@ class RefreshReport:
     embedded: int = 0
     place: PlaceReport | None = None
     no_tree: bool = False
+    linked: LinkReport | None = None  # methods and code linked again (something was added)
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -206,7 +208,7 @@ def _refresh(
                 for query in watch.arxiv_queries:
                     task = progress.add_task(f"arXiv {query}", total=None)
                     report.sources.append(
-                        _read_arxiv(
+                        read_arxiv(
                             arxiv, query, store, writer, lambda n, t=task: progress.advance(t, n)
                         )
                     )
@@ -234,20 +236,26 @@ def _refresh(
     report.embedded = embed_missing(store, writer)
     if store.root() is None:
         report.no_tree = True
-        return report
-    from hierograph.jobs.components import make_placer
+    else:
+        from hierograph.jobs.components import make_placer
 
-    report.place = make_placer(settings, show_progress).run(store)
+        report.place = make_placer(settings, show_progress).run(store)
+    # New and changed papers get their method mentions and code links (and topics their
+    # ABOUT edges) as a build gives them; placement first, since ABOUT reads the topics.
+    if any(s.new or s.updated for s in report.sources):
+        report.linked = link_registry(store, settings)
     return report
 
 
-def _read_arxiv(
+def read_arxiv(
     client: ArxivClient,
     query: str,
     store: GraphStore,
     writer: PaperWriter,
-    advance: Callable[[int], None],
+    advance: Callable[[int], None] = lambda n: None,
 ) -> SourceReport:
+    """Read one arXiv query from its watermark, storing page by page; the watermark moves
+    only over stored pages. A source error is reported in the result, not raised."""
     out = SourceReport(name=f"arXiv {query}")
     key = arxiv_watermark_key(query)
     since = store.get_meta(key)
@@ -257,12 +265,15 @@ def _read_arxiv(
         if page.papers:
             writer.write(page.papers, merge_arxiv, out)
         advance(len(page.papers))
+        # The page is committed: a watermark it carries (oldest-first reads) may move now.
+        if page.watermark and page.watermark > (store.get_meta(key) or ""):
+            store.set_meta(key, page.watermark)
 
     try:
         outcome = client.search(query, since, on_page)
     except SourceError as e:
         out.error = str(e)
-        out.watermark = since
+        out.watermark = store.get_meta(key)
         return out
     out.requests, out.note = outcome.requests, outcome.note
     # Every page up to the watermark is committed (on_page returned): now it may move.
@@ -356,8 +367,13 @@ def print_report(console: Console, report: RefreshReport, top: int = 10) -> None
         if s.note:
             console.print(f"[yellow]{s.name}:[/yellow] {s.note}")
         if s.error:
-            console.print(f"[red]{s.name} failed:[/red] {s.error} (its watermark did not move)")
+            console.print(
+                f"[red]{s.name} failed:[/red] {s.error} (its watermark stays at "
+                f"{s.watermark or 'none'}: nothing after it counts as read)"
+            )
     console.print(f"embedded {report.embedded} papers")
+    if report.linked is not None:
+        console.print(f"linked methods and code: {report.linked.summary()}", soft_wrap=True)
     if report.no_tree:
         console.print("no topic tree yet: run `hierograph build` to organize the papers.")
         return

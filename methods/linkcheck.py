@@ -2,6 +2,11 @@
 
 HEAD first (cheap); hosts that refuse HEAD get a GET whose body is never read. Requests run
 concurrently up to a bound, and timeouts, 429 and 5xx answers are retried with backoff.
+
+Only the server itself can say a link is dead: 404 or 410 is `ok=False`. A link that cannot be
+reached (DNS, connection, timeout) or answers with another error is unknown (`ok=None`): an
+offline run marks nothing dead and keeps what an earlier answer showed, and a later success
+clears a dead mark.
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ from hierograph.graph.store import GraphStore
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 # Some hosts answer HEAD with these although GET works.
 _HEAD_REFUSED = {403, 405, 501}
+# The answers that say the repository is gone; every other failure says nothing about it.
+DEAD_STATUS = frozenset({404, 410})
+
+
+def verdict(status: int) -> bool | None:
+    """ok for a final HTTP status: True below 400, False for 404/410, None (unknown) else."""
+    if status < 400:
+        return True
+    return False if status in DEAD_STATUS else None
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,13 @@ class LinkCheckReport:
 
     @property
     def dead(self) -> list[Repository]:
-        return [r for r in self.checked if not r.ok]
+        """Links the server said are gone (404/410) at this check."""
+        return [r for r in self.checked if r.ok is False and not r.error]
+
+    @property
+    def unknown(self) -> list[Repository]:
+        """Links that could not be checked this time (unreachable, 5xx, 403 ...)."""
+        return [r for r in self.checked if r.error or (r.ok is None)]
 
 
 class LinkChecker:
@@ -89,9 +109,11 @@ class LinkChecker:
             status = await retrying(self._status, client, url)
         except httpx.HTTPError as e:
             return Repository(
-                url=url, ok=False, checked_at=utc_now(), error=f"{type(e).__name__}: {e}"
+                url=url, ok=None, checked_at=utc_now(), error=f"{type(e).__name__}: {e}"
             )
-        return Repository(url=url, status=status, ok=status < 400, checked_at=utc_now())
+        ok = verdict(status)
+        error = None if ok is not None else f"HTTP {status}: no verdict"
+        return Repository(url=url, status=status, ok=ok, checked_at=utc_now(), error=error)
 
     async def _status(self, client: httpx.AsyncClient, url: str) -> int:
         response = await client.head(url)
@@ -117,11 +139,26 @@ def urls_to_check(store: GraphStore) -> list[str]:
     return sorted(u for u in urls if u.startswith(("http://", "https://")))
 
 
+def _with_history(result: Repository, before: Repository | None) -> Repository:
+    """An unknown result keeps the verdict of the last real answer (ok, and its status); an
+    old mark without a status (an unreachable link once counted as dead) is cleared."""
+    if result.ok is not None:
+        return result
+    if before is None or before.ok is None or before.status is None:
+        return result
+    if verdict(before.status) is None:
+        return result
+    return result.model_copy(update={"ok": before.ok, "status": before.status})
+
+
 def check_links(
     store: GraphStore,
     checker: LinkChecker,
     on_done: Callable[[Repository], None] | None = None,
 ) -> LinkCheckReport:
-    results = checker.check(urls_to_check(store), on_done)
+    before = {r.url: r for r in store.repositories()}
+    results = [
+        _with_history(r, before.get(r.url)) for r in checker.check(urls_to_check(store), on_done)
+    ]
     store.record_link_checks(results)
     return LinkCheckReport(checked=sorted(results, key=lambda r: r.url))

@@ -15,6 +15,19 @@ CORPUS = REPO / "data" / "hf-papers-alignment.txt"
 SHARED_ARXIV = REPO.parent / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests open Neo4j from homes of their own: they share the password that `hierograph db
+    start` generated in the test server's home (HIEROGRAPH_HOME), unless one is set."""
+    import os
+
+    from hierograph.graph.neo4j_password import password_file
+
+    if not os.environ.get("HIEROGRAPH_NEO4J_PASSWORD"):
+        generated = password_file(Path(os.environ.get("HIEROGRAPH_HOME", ".hierograph")))
+        if generated.is_file():
+            os.environ["HIEROGRAPH_NEO4J_PASSWORD"] = generated.read_text().strip()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests run on the Neo4j backend carry the `neo4j` mark, so `make test-fast` can leave
     them out with `-m "not neo4j"`."""

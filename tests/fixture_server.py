@@ -1,11 +1,13 @@
 """A local stand-in for the arXiv API and the Hugging Face papers API: a threaded HTTP server
 on 127.0.0.1 that replays the recorded records in tests/fixtures/ in the APIs' own formats
 (Atom with opensearch paging; daily-papers JSON), logs every request, and injects faults
-(status codes with headers, empty pages, slow answers) on demand."""
+(status codes with headers, empty pages, slow answers, replaced or cut bodies, bodies dripped a
+byte at a time) on demand."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +38,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
     empty_page: bool = False  # answer 200 with a page of no entries instead
+    body: bytes | None = None  # answer `status` with this body instead (e.g. an HTML page)
+    cut_at: int | None = None  # the real answer's first `cut_at` bytes, sent as if complete
+    drip_seconds: float = 0.0  # send the real answer one byte per this many seconds
 
 
 @dataclass
@@ -119,8 +124,23 @@ def atom_error(message: str) -> str:
     )
 
 
+# `(query) AND lastUpdatedDate:[YYYYMMDDHHMM TO YYYYMMDDHHMM]`, as arXiv's API takes it.
+_RANGED = re.compile(r"^\((.*)\) AND (lastUpdatedDate|submittedDate):\[(\d{12}) TO (\d{12})\]$")
+
+
+def _minute(stamp: str) -> str:
+    return re.sub(r"\D", "", stamp)[:12]
+
+
 def matches(record: dict, query: str) -> bool | None:
-    """arXiv's field:term syntax for one term (cat:, all:, ti:, abs:); None if not understood."""
+    """arXiv's field:term syntax for one term (cat:, all:, ti:, abs:), optionally ANDed with a
+    date range on lastUpdatedDate or submittedDate; None if not understood."""
+    ranged = _RANGED.match(query.strip())
+    if ranged:
+        inner, date_field, low, high = ranged.groups()
+        stamp = _minute(record["updated" if date_field == "lastUpdatedDate" else "published"])
+        found = matches(record, inner)
+        return None if found is None else found and low <= stamp <= high
     field_name, sep, term = query.partition(":")
     if not sep:
         return None
@@ -199,11 +219,31 @@ class FixtureServer:
         return None
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body, _ = self.answer_with_fault(path, params)
+        return status, headers, body
+
+    def answer_with_fault(
+        self, path: str, params: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, Fault | None]:
+        """The answer, and the fault that shapes how it is sent (cut or dripped), if any."""
         fault = self._fault(path)
+        if fault and fault.body is not None:
+            return fault.status, {"Content-Type": "text/html"}, fault.body, fault
+        if fault and fault.cut_at is not None:
+            # A body cut short upstream (a proxy, a server crash) but delivered as complete.
+            status, headers, body = self._answer(path, params, empty=False)
+            return status, headers, body[: fault.cut_at], fault
+        if fault and fault.drip_seconds:
+            return (*self._answer(path, params, empty=False), fault)
         if fault and not fault.empty_page:
-            return fault.status, fault.headers, b"<html>fault injected</html>"
+            return fault.status, fault.headers, b"<html>fault injected</html>", fault
+        return (*self._answer(path, params, empty=fault is not None), fault)
+
+    def _answer(
+        self, path: str, params: dict[str, str], empty: bool
+    ) -> tuple[int, dict[str, str], bytes]:
         if path == "/api/query":
-            return self._arxiv(params, empty=fault is not None)
+            return self._arxiv(params, empty=empty)
         if path == "/api/daily_papers":
             items = self.daily.get(params.get("date", ""), [])
             return 200, {"Content-Type": "application/json"}, json.dumps(items).encode()
@@ -225,7 +265,8 @@ class FixtureServer:
             body = atom_error(f"unsupported query syntax: {query}")
             return 400, {"Content-Type": "application/atom+xml"}, body.encode()
         key = "updated" if params.get("sortBy") == "lastUpdatedDate" else "published"
-        hits.sort(key=lambda r: (r[key], r.get("arxiv_id") or ""), reverse=True)
+        descending = params.get("sortOrder", "descending") == "descending"
+        hits.sort(key=lambda r: (r[key], r.get("arxiv_id") or ""), reverse=descending)
         page = [] if empty else hits[start : start + size]
         body = atom_page(page, len(hits), start, size, query)
         return 200, {"Content-Type": "application/atom+xml; charset=utf-8"}, body.encode()
@@ -240,7 +281,7 @@ class FixtureServer:
                 arrived = time.monotonic()
                 if server.delay:
                     time.sleep(server.delay)
-                status, headers, body = server.answer(parts.path, params)
+                status, headers, body, fault = server.answer_with_fault(parts.path, params)
                 with server._lock:
                     server.log.append(
                         Logged(
@@ -256,7 +297,13 @@ class FixtureServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if fault and fault.drip_seconds:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(fault.drip_seconds)
+                else:
+                    self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass

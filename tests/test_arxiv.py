@@ -74,15 +74,20 @@ def test_paging_follows_total_results_newest_first(server, tmp_path):
     assert {r.params["sortBy"] for r in server.requests()} == {"lastUpdatedDate"}
 
 
-def test_paging_stops_at_the_watermark(server, tmp_path):
+def test_after_a_watermark_paging_reads_oldest_first_from_it(server, tmp_path):
     client = ArxivClient(settings_for(server, tmp_path, arxiv_page_size=3))
     _, everything, _ = read_all(client, "cat:cs.AI")
     since = everything[4].updated
     server.log.clear()
-    outcome, papers, _ = read_all(client, "cat:cs.AI", since=since)
+    outcome, papers, pages = read_all(client, "cat:cs.AI", since=since)
     assert outcome.complete
-    assert [p.id for p in papers] == [p.id for p in everything[:5]]  # the watermark's own too
-    assert [int(r.params["start"]) for r in server.requests()] == [0, 3]
+    # The watermark's own entry too, oldest first; each page says how far is now safe.
+    assert [p.id for p in papers] == [p.id for p in reversed(everything[:5])]
+    assert [page.watermark for page in pages] == [papers[2].updated, papers[4].updated]
+    sent = server.requests()
+    assert [int(r.params["start"]) for r in sent] == [0, 3]
+    assert {r.params["sortOrder"] for r in sent} == {"ascending"}
+    assert sent[0].params["search_query"].startswith("(cat:cs.AI) AND lastUpdatedDate:[")
 
 
 def test_an_empty_result_is_complete_and_asks_once(server, tmp_path):

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,16 +20,19 @@ from hierograph.graph.models import Paper
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.methods.linkcheck import LinkChecker, check_links
 
+from .stores import BACKENDS, open_empty_store
+
 
 class Site(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
         self.hits: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
+        self.back = False  # /comeback answers 404 until this is set
 
     @property
     def base(self) -> str:
@@ -73,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
             return (503 if tries == 1 else 200), {}
         if path == "/down":
             return 503, {}
+        if path == "/comeback":
+            return (200 if self.server.back else 404), {}
         if path == "/moved":
             return 301, {"Location": "/ok"}
         if path.startswith("/slow/"):
@@ -87,14 +93,21 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(head=False)
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    server = Site()
+@contextmanager
+def serving(server: Site) -> Iterator[Site]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with serving(Site()) as server:
+        yield server
 
 
 def closed_port() -> int:
@@ -130,13 +143,61 @@ def test_statuses_fallbacks_retries_and_dead_links(site: Site, tmp_path: Path) -
     assert by_url[f"{b}/nohead"].ok and site.hits["GET /nohead"] == 1
     # A 503 is retried; the second try answers.
     assert by_url[f"{b}/flaky"].status == 200 and site.hits["HEAD /flaky"] == 2
-    # Still failing after every attempt: dead, with the last status.
-    assert (by_url[f"{b}/down"].status, by_url[f"{b}/down"].ok) == (503, False)
+    # Still failing after every attempt: unknown (only 404/410 is dead), with the last status.
+    assert (by_url[f"{b}/down"].status, by_url[f"{b}/down"].ok) == (503, None)
     assert site.hits["HEAD /down"] == 3
     assert by_url[f"{b}/moved"].status == 200  # redirects are followed
-    assert by_url[unreachable].ok is False and "ConnectError" in by_url[unreachable].error
+    assert by_url[unreachable].ok is None and "ConnectError" in by_url[unreachable].error
     assert all(r.checked_at for r in by_url.values())
-    assert {r.url for r in report.dead} == {f"{b}/gone", f"{b}/down", unreachable}
+    assert {r.url for r in report.dead} == {f"{b}/gone"}
+    assert {r.url for r in report.unknown} == {f"{b}/down", unreachable}
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_unreachable_is_unknown_and_a_later_success_clears_dead(kind, site, tmp_path) -> None:
+    b = site.base
+    unreachable = f"http://127.0.0.1:{closed_port()}/repo"
+    no_dns = "http://no-such-host.invalid/repo"
+    urls = [f"{b}/ok", f"{b}/gone", f"{b}/comeback", unreachable, no_dns]
+    store = open_empty_store(kind, tmp_path / "home")
+    try:
+        store.upsert_papers(
+            [
+                Paper(id=f"p{i}", title=f"P{i}", abstract="a", code_urls=[u])
+                for i, u in enumerate(urls)
+            ]
+        )
+        store.replace_code_links([CodeLink(paper_id=f"p{i}", url=u) for i, u in enumerate(urls)])
+        report = check_links(store, fast_checker())
+        ok = {r.url: r.ok for r in store.repositories()}
+        assert ok == {
+            f"{b}/ok": True,
+            f"{b}/gone": False,
+            f"{b}/comeback": False,
+            unreachable: None,
+            no_dns: None,
+        }
+        assert {r.url for r in report.dead} == {f"{b}/gone", f"{b}/comeback"}
+        assert {r.url for r in report.unknown} == {unreachable, no_dns}
+
+        # Offline (the site stops answering at all): nothing becomes dead, earlier answers
+        # stand, and an unreachable link is reported as unknown.
+        port = site.server_address[1]
+        site.shutdown()
+        site.server_close()
+        report = check_links(store, fast_checker())
+        after = {r.url: (r.ok, r.status) for r in store.repositories()}
+        assert after[f"{b}/ok"] == (True, 200) and after[f"{b}/gone"] == (False, 404)
+        assert report.dead == [] and len(report.unknown) == len(urls)
+
+        # Back online: the link that answers again is no longer dead.
+        with serving(Site(port)) as again:
+            again.back = True
+            check_links(store, fast_checker())
+        ok = {r.url: r.ok for r in store.repositories()}
+        assert ok[f"{b}/comeback"] is True and ok[f"{b}/gone"] is False
+    finally:
+        store.close()
 
 
 def test_concurrency_is_bounded(site: Site) -> None:

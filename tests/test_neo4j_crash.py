@@ -12,6 +12,7 @@ import pytest
 from hierograph.graph import neo4j_server
 from hierograph.graph.factory import open_store
 from hierograph.graph.models import Assignment, Hierarchy, Topic
+from hierograph.graph.neo4j_password import neo4j_password
 from hierograph.settings import load_settings
 
 from .stores import neo4j_wanted
@@ -44,7 +45,7 @@ def test_kill_during_tree_write_keeps_previous_tree_and_rerun_completes(tmp_path
         neo4j_retry_seconds=1.0,
         neo4j_batch_size=500,
     )
-    password = settings.neo4j_password.get_secret_value()
+    password = neo4j_password(settings, create=True)
     pid = neo4j_server.start(home, password=password, port=PORT)
     try:
         store = open_store(settings)

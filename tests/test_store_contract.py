@@ -208,13 +208,14 @@ def test_meta_and_newer_schema_is_refused(store, tmp_path):
 def _reopen_args(store) -> dict:
     if hasattr(store, "path"):
         return {"path": store.path}
+    from hierograph.graph.neo4j_password import neo4j_password
     from hierograph.settings import load_settings
 
     s = load_settings()
     return {
         "uri": s.neo4j_uri,
         "user": s.neo4j_user,
-        "password": s.neo4j_password.get_secret_value(),
+        "password": neo4j_password(s),
         "database": s.neo4j_database,
     }
 

@@ -104,7 +104,9 @@ def test_duplicates_merge_across_formats_and_arxiv_id_wins(tmp_path):
     )
     with SqliteStore(tmp_path / "db.sqlite") as store:
         report = ingest_paths(store, [page, jsonl], tmp_path / "rejects.jsonl")
-        assert (report.ingested, report.merged, report.rejected) == (1, 2, 0)
+        # The record with the same id but another title is a conflict, reported, not merged.
+        assert (report.ingested, report.merged, report.rejected) == (1, 1, 1)
+        assert report.conflicts == 1
         [paper] = list(store.iter_papers())
         assert paper.id == "2306.17492"
         assert paper.authors == ["Feifan Song"]

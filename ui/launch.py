@@ -12,9 +12,14 @@ from pathlib import Path
 from hierograph.settings import Settings
 
 APP = Path(__file__).resolve().parent / "app.py"
-# Streamlit phones home with usage statistics unless told not to, and shows developer menus
-# ("Deploy"); a local research tool wants neither. An explicit option of the same name wins.
-DEFAULTS = {"browser.gatherUsageStats": "false", "client.toolbarMode": "minimal"}
+# Streamlit phones home with usage statistics unless told not to, shows developer menus
+# ("Deploy") and listens on every interface; a local research tool wants none of that, so it
+# listens on loopback only. An explicit option of the same name wins (--server.address 0.0.0.0).
+DEFAULTS = {
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",
+    "server.address": "127.0.0.1",
+}
 _OPTION = re.compile(r"^--[a-zA-Z]+\.[a-zA-Z.]+(=.*)?$")
 
 

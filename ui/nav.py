@@ -4,12 +4,15 @@ its own URL), the sidebar and the editor gate."""
 from __future__ import annotations
 
 import hmac
+import math
 from pathlib import Path
+from urllib.parse import quote
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from hierograph.settings import Settings
+from hierograph.ui.keyguard import editor_lockout
 
 VIEWS = Path(__file__).resolve().parent / "views"
 # name: (file, title, icon); the order is the sidebar's.
@@ -22,6 +25,7 @@ PAGE_SPECS: dict[str, tuple[str, str, str]] = {
     "review": ("review.py", "Review", ":material/rate_review:"),
 }
 EDITOR_FLAG = "hierograph_editor"
+_CHECKED = "hierograph_editor_checked"  # the last typed key judged, so a rerun counts once
 
 
 def make_pages(settings: Settings) -> dict[str, st.Page]:
@@ -54,8 +58,9 @@ def paper_link(paper_id: str, label: str, where: DeltaGenerator | None = None) -
 
 
 def paper_url(paper_id: str) -> str:
-    """Relative, so the app also works under a `server.baseUrlPath`."""
-    return f"paper?paper={paper_id}"
+    """Relative, so the app also works under a `server.baseUrlPath`; the id is URL-encoded
+    (any `&`, `#`, `%`, `+`), a `/` as in hep-th/9901001 kept, as a query allows it."""
+    return f"paper?paper={quote(paper_id, safe='/:')}"
 
 
 def is_editor(settings: Settings) -> bool:
@@ -71,9 +76,22 @@ def editor_gate(settings: Settings) -> None:
         st.sidebar.success("Editing unlocked")
         return
     typed = st.sidebar.text_input("Editor key", type="password", key="editor_key_input")
-    if typed:
-        expected = settings.ui_editor_key.get_secret_value()
-        if hmac.compare_digest(typed.encode(), expected.encode()):
-            st.session_state[EDITOR_FLAG] = True
-            st.rerun()
-        st.sidebar.error("Wrong editor key.")
+    if not typed:
+        return
+    lockout = editor_lockout(settings.ui_editor_max_failures, settings.ui_editor_lockout_seconds)
+    fresh = st.session_state.get(_CHECKED) != typed
+    wait = lockout.wait_left()
+    if wait > 0:
+        # Refused unheard, right or wrong: a guesser learns nothing while locked out.
+        st.session_state[_CHECKED] = None
+        st.sidebar.error(f"Too many wrong keys; try again in {math.ceil(wait)} s.")
+        return
+    expected = settings.ui_editor_key.get_secret_value()
+    if hmac.compare_digest(typed.encode(), expected.encode()):
+        lockout.succeeded()
+        st.session_state[EDITOR_FLAG] = True
+        st.rerun()
+    if fresh:
+        st.session_state[_CHECKED] = typed
+        lockout.failed()
+    st.sidebar.error("Wrong editor key.")

@@ -7,15 +7,18 @@ from hierograph.cli.common import console, db_app, fail, state
 
 @db_app.command("start")
 def db_start() -> None:
-    """Start the local Neo4j (built from Maven Central on first use; data under <home>/neo4j)."""
+    """Start the local Neo4j (built from Maven Central on first use; data under <home>/neo4j).
+    Its password is HIEROGRAPH_NEO4J_PASSWORD when set, else one generated for this home on
+    the first start (<home>/neo4j/password, readable by you only)."""
     from hierograph.graph import neo4j_server
+    from hierograph.graph.neo4j_password import neo4j_password
 
     s = state.settings
     try:
         pid = neo4j_server.start(
             s.home.resolve(),
             user=s.neo4j_user,
-            password=s.neo4j_password.get_secret_value(),
+            password=neo4j_password(s, create=True),
             port=_bolt_port(s.neo4j_uri),
         )
     except neo4j_server.Neo4jServerError as e:

@@ -112,7 +112,8 @@ def reproduce(
 def links_check(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Visit every repository URL (HEAD, else GET), record status and time, list dead links."""
+    """Visit every repository URL (HEAD, else GET), record status and time, list dead links.
+    Only 404/410 is dead; an unreachable link is unknown and keeps its last verdict."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from hierograph.methods.linkcheck import LinkChecker, check_links, urls_to_check
@@ -134,8 +135,13 @@ def links_check(
             task = progress.add_task("links", total=total)
             report = check_links(store, checker, on_done=lambda _: progress.advance(task))
     for r in report.dead:
-        console.print(f"[red]dead[/red] {r.url} {r.status or ''} {r.error or ''}".rstrip())
-    console.print(f"{len(report.checked)} links checked, {len(report.dead)} dead")
+        console.print(f"[red]dead[/red] {r.url} {r.status or ''}".rstrip())
+    for r in report.unknown:
+        console.print(f"[yellow]unknown[/yellow] {r.url} ({r.error}); not marked dead")
+    unknown = (
+        f", {len(report.unknown)} unknown (unreachable or no verdict)" if report.unknown else ""
+    )
+    console.print(f"{len(report.checked)} links checked, {len(report.dead)} dead{unknown}")
     if report.dead:
         raise typer.Exit(1)
 
