@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import xml.sax
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -149,9 +148,9 @@ class BrokenFeed(Retryable):
 def _broken(feed: Any) -> str | None:
     """Why a parsed answer is not a complete arXiv feed, or None when it is one."""
     error = feed.get("bozo_exception") if feed.get("bozo") else None
-    if isinstance(error, xml.sax.SAXException) or (
-        error is not None and not isinstance(error, feedparser.CharacterEncodingOverride)
-    ):
+    # A declared-vs-actual charset mismatch is harmless; anything else (a SAX error at a cut,
+    # HTML) means the entries read are not the whole page.
+    if error is not None and not isinstance(error, feedparser.CharacterEncodingOverride):
         return f"not well-formed Atom ({error})"
     if "opensearch_totalresults" not in feed.get("feed", {}):
         return "no opensearch:totalResults (not an arXiv API feed)"
