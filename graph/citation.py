@@ -104,7 +104,9 @@ def landing_url(paper: Paper) -> str | None:
 
 def reference(paper: Paper, keywords: list[str] | None = None) -> Reference:
     """`keywords`: what the export adds as tags (the labels of the paper's topics)."""
-    code = list(dict.fromkeys([*paper.code_urls, *([paper.github_repo] if paper.github_repo else [])]))
+    code = list(
+        dict.fromkeys([*paper.code_urls, *([paper.github_repo] if paper.github_repo else [])])
+    )
     links = [("Code", u) for u in code if u]
     if paper.project_page:
         links.append(("Project page", paper.project_page))
