@@ -30,6 +30,7 @@ from hierograph.graph.models import (
     PaperSummary,
     Topic,
 )
+from hierograph.graph.neo4j_layout import Neo4jLayout
 from hierograph.graph.store import (
     SCHEMA_VERSION,
     GraphStore,
@@ -91,7 +92,7 @@ def _lucene_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in re.findall(r"\w+", text.lower()))
 
 
-class Neo4jStore(GraphStore):
+class Neo4jStore(Neo4jLayout, GraphStore):
     def __init__(
         self,
         uri: str,

@@ -61,6 +61,7 @@ class RefreshReport:
     embedded: int = 0
     place: PlaceReport | None = None
     no_tree: bool = False
+    mapped: int = 0  # papers newly put on the paper map
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -235,9 +236,15 @@ def _refresh(
     if store.root() is None:
         report.no_tree = True
         return report
-    from hierograph.jobs.components import make_placer
+    from hierograph.jobs.components import make_map_layout, make_placer
 
     report.place = make_placer(settings, show_progress).run(store)
+    if settings.map_layout:
+        from hierograph.hierarchy.layout import update_layout
+
+        # New papers join the map beside their neighbours; the rest of the map stays put.
+        layout = update_layout(store, make_map_layout(settings), refit=False)
+        report.mapped = layout.placed + layout.fitted
     return report
 
 
@@ -358,6 +365,8 @@ def print_report(console: Console, report: RefreshReport, top: int = 10) -> None
         if s.error:
             console.print(f"[red]{s.name} failed:[/red] {s.error} (its watermark did not move)")
     console.print(f"embedded {report.embedded} papers")
+    if report.mapped:
+        console.print(f"put {report.mapped} papers on the paper map")
     if report.no_tree:
         console.print("no topic tree yet: run `hierograph build` to organize the papers.")
         return

@@ -73,6 +73,8 @@ def build(
         f"topic ids: {report.ids.kept} kept ({report.ids.relabeled} relabeled), "
         f"{report.ids.new} new, {report.ids.retired} retired"
     )
+    if report.mapped:
+        console.print(f"paper map: {report.mapped} papers laid out (`hierograph plot`)")
     if report.llm:
         console.print(report.llm)
     if report.refined:
@@ -239,6 +241,25 @@ def _selected(store, topic: str | None, query: str | None, limit: int) -> list[s
             fail(str(e))
         return [hit.id for hit in page.results]
     return [p.id for p in store.iter_papers()]
+
+
+@app.command()
+def plot(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("map.html"),
+) -> None:
+    """Draw the paper map: every paper where its embedding lies (computed at build), coloured
+    by top-level topic, with the first two levels' labels; hover shows titles, a click opens
+    the paper. One self-contained HTML file (plotly inlined) that opens offline."""
+    from hierograph.ui.paper_map import load_paper_map, paper_map_figure, write_map_html
+
+    with open_store_or_fail() as store:
+        if store.root() is None:
+            fail("no topic tree yet: run `hierograph ingest PATH…` then `hierograph build`.")
+        paper_map = load_paper_map(store)
+        if not paper_map.points:
+            fail("no paper map yet: run `hierograph build` (with map_layout on) to lay it out.")
+        write_map_html(paper_map_figure(paper_map), str(out))
+    console.print(f"wrote {out} ({len(paper_map.points):,} papers)")
 
 
 @app.command("eval")
