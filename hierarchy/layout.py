@@ -39,6 +39,7 @@ class MapLayout:
         import umap  # deferred: importing umap compiles numba code (seconds)
 
         reducer = umap.UMAP(
+            n_jobs=1,  # a seed makes UMAP single-threaded anyway; saying so keeps it quiet
             n_components=2,
             n_neighbors=max(2, min(self.n_neighbors, n - 1)),
             min_dist=self.min_dist,

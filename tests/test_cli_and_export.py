@@ -50,7 +50,7 @@ def test_ingest_build_show_export_from_the_command_line(tmp_path, embedding_cach
     exported = run(home, "export", "--format", "json", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     data = json.loads(out.read_text())
-    assert data["version"] == 1 and len(data["papers"]) == 49
+    assert data["version"] == 2 and len(data["papers"]) == 49
 
     graphml = tmp_path / "tree.graphml"
     assert run(home, "export", "--format", "graphml", "--out", str(graphml)).returncode == 0
@@ -86,7 +86,7 @@ def test_every_command_has_help(tmp_path):
 
 
 def test_json_export_contract(built_store):
-    data = export_dict(built_store)
+    data = export_dict(built_store, version=1)
     assert set(data) == {"version", "papers", "topics"}
     for paper in data["papers"]:
         assert set(paper) == {
