@@ -150,18 +150,27 @@ def paper_map_figure(
                 ],
                 textfont=dict(family="Arial, sans-serif", shadow="auto", **font),
                 hoverinfo="skip",
+                cliponaxis=False,  # a label wider than its group still shows whole
                 showlegend=False,
                 name=f"level {level} labels",
             )
         )
+    xs = [p.x for p in paper_map.points] or [0.0]
+    pad = (max(xs) - min(xs)) * 0.12 or 1.0  # room for labels at the edges
     fig.update_layout(
         height=height,
         margin=dict(t=10, l=10, r=10, b=10),
-        xaxis=dict(visible=False),
+        xaxis=dict(visible=False, range=[min(xs) - pad, max(xs) + pad]),
         yaxis=dict(visible=False, scaleanchor="x"),
         plot_bgcolor="white",
         hovermode="closest",
-        legend=dict(itemsizing="constant", title=dict(text="top-level topics")),
+        legend=dict(
+            itemsizing="constant",
+            orientation="h",
+            yanchor="top",
+            y=0,
+            title=dict(text="top-level topics:"),
+        ),
         dragmode="pan",
     )
     return fig
