@@ -154,3 +154,18 @@ def test_the_same_commands_work_on_neo4j_and_sync_copies_back(tmp_path, embeddin
         assert back.facets() == neo.facets() and neo.facets()
         assert back.method_links() == neo.method_links() and neo.method_links()
         assert back.code_links() == neo.code_links()
+
+
+def test_show_ids_prints_topic_and_paper_ids(built_corpus, built_store):
+    from typer.testing import CliRunner
+
+    from hierograph.cli import app
+
+    home = ["--home", str(built_corpus.home)]
+    args = [*home, "show", "--depth", "9", "--papers", "2"]
+    with_ids = CliRunner().invoke(app, [*args, "--ids"], terminal_width=400).output
+    plain = CliRunner().invoke(app, args, terminal_width=400).output
+    leaf = next(t for t in built_store.topics() if not built_store.children(t.id))
+    first = built_store.assignments(topic_id=leaf.id)[0].paper_id
+    assert leaf.id in with_ids and first in with_ids
+    assert leaf.id not in plain and first not in plain

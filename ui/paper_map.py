@@ -135,15 +135,24 @@ def paper_map_figure(
                 hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]}<extra></extra>",
             )
         )  # fmt: skip
+    xs = [p.x for p in paper_map.points] or [0.0]
+    left, width = min(xs), (max(xs) - min(xs)) or 1.0
     for level, font in ((2, dict(size=12, color="#333333")), (1, dict(size=17, color="#000000"))):
         found = centres(paper_map, level, label_min_papers if level == 2 else 1)
         if not found:
             continue
+        # Labels near an edge grow inwards, so none runs off the chart.
+        where = [(c[1] - left) / width for c in found]
+        anchor = [
+            "middle right" if w < 0.25 else "middle left" if w > 0.75 else "middle center"
+            for w in where
+        ]
         fig.add_trace(
             go.Scatter(
                 x=[c[1] for c in found],
                 y=[c[2] for c in found],
                 mode="text",
+                textposition=anchor,
                 text=[
                     (f"<b>{paper_map.labels[c[0]]}</b>" if level == 1 else paper_map.labels[c[0]])
                     for c in found
@@ -155,12 +164,11 @@ def paper_map_figure(
                 name=f"level {level} labels",
             )
         )
-    xs = [p.x for p in paper_map.points] or [0.0]
-    pad = (max(xs) - min(xs)) * 0.12 or 1.0  # room for labels at the edges
+    pad = width * 0.05  # room for labels at the edges  # room for labels at the edges
     fig.update_layout(
         height=height,
         margin=dict(t=10, l=10, r=10, b=10),
-        xaxis=dict(visible=False, range=[min(xs) - pad, max(xs) + pad]),
+        xaxis=dict(visible=False, range=[left - pad, left + width + pad]),
         yaxis=dict(visible=False, scaleanchor="x"),
         plot_bgcolor="white",
         hovermode="closest",
