@@ -1,5 +1,6 @@
-"""Time the Map page of `hierograph ui` in headless Chromium (Debian's chromium + chromium-driver:
-`make browser-deps`), from the request until the sunburst has drawn its labels.
+"""Time a page of `hierograph ui` in headless Chromium (Debian's chromium + chromium-driver:
+`make browser-deps`): the Map (`--page map`, until the treemap has drawn its labels) or the
+Paper map (`--page papers`, until the WebGL points and the topic labels are drawn).
 
 - first load: a fresh server (nothing cached), a fresh browser;
 - reload: the same page loaded again in the same browser (server caches warm);
@@ -7,7 +8,8 @@
 - in-app: from the Topic page back to the Map through the sidebar (no page reload);
 - script: the server-side page run alone (Streamlit AppTest), cold and warm.
 
-    python bench/bench_ui.py --home DIR_WITH_A_BUILT_TREE [--repeat 5] [--out bench/out/ui.json]
+    python bench/bench_ui.py --home DIR_WITH_A_BUILT_TREE [--page map|papers] [--repeat 5]
+        [--out bench/out/ui.json]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.ui_browser import (  # noqa: E402
     browser_available,
     chart_labels,
     chromium,
+    map_labels,
     running_ui,
     wait_for_heading,
 )
@@ -37,20 +40,26 @@ from tests.ui_browser import (  # noqa: E402
 OUT = REPO / "bench" / "out" / "ui.json"
 
 
-def timed_load(driver, url: str) -> float:  # noqa: ANN001
+# page: (path, sidebar link's href ending, wait until drawn)
+PAGES = {"map": ("", "/", chart_labels), "papers": ("/papers", "/papers", map_labels)}
+
+
+def timed_load(driver, url: str, page: str = "map") -> float:  # noqa: ANN001
+    path, _, drawn = PAGES[page]
     start = time.perf_counter()
-    driver.get(url)
-    chart_labels(driver)
+    driver.get(url + path)
+    drawn(driver)
     return time.perf_counter() - start
 
 
-def in_app(driver, url: str) -> float:  # noqa: ANN001
+def in_app(driver, url: str, page: str = "map") -> float:  # noqa: ANN001
+    _, href, drawn = PAGES[page]
     driver.get(f"{url}/topic")
     wait_for_heading(driver, "All papers")
-    link = driver.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/"]')
+    link = driver.find_element(By.CSS_SELECTOR, f'[data-testid="stSidebarNav"] a[href$="{href}"]')
     start = time.perf_counter()
     link.click()
-    chart_labels(driver)
+    drawn(driver)
     return time.perf_counter() - start
 
 
@@ -77,6 +86,7 @@ def main() -> None:
     )
     parser.add_argument("--home", type=Path, required=True, help="A home with a built tree.")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--page", choices=sorted(PAGES), default="map")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if not browser_available():
@@ -86,22 +96,25 @@ def main() -> None:
 
     with SqliteStore(args.home / "hierograph.sqlite") as store:
         papers, topics = store.paper_count(), len(store.topics())
-    result: dict[str, object] = {"papers": papers, "topics": topics}
+    result: dict[str, object] = {"page": args.page, "papers": papers, "topics": topics}
+    result["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
+    page = args.page
     with running_ui(args.home) as url:
         with chromium() as driver:
-            result["first_load_s"] = round(timed_load(driver, url), 3)
-            reloads = [timed_load(driver, url) for _ in range(args.repeat)]
-            navs = [in_app(driver, url) for _ in range(args.repeat)]
+            result["first_load_s"] = round(timed_load(driver, url, page), 3)
+            reloads = [timed_load(driver, url, page) for _ in range(args.repeat)]
+            navs = [in_app(driver, url, page) for _ in range(args.repeat)]
         sessions = []
         for _ in range(args.repeat):
             with chromium() as driver:
-                sessions.append(timed_load(driver, url))
+                sessions.append(timed_load(driver, url, page))
     result["reload_s"] = round(statistics.median(reloads), 3)
     result["reload_max_s"] = round(max(reloads), 3)
     result["new_session_s"] = round(statistics.median(sessions), 3)
     result["in_app_s"] = round(statistics.median(navs), 3)
     result["in_app_max_s"] = round(max(navs), 3)
-    result.update(script_times(args.home, args.repeat))
+    if page == "map":  # the server-side run of the default page
+        result.update(script_times(args.home, args.repeat))
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     result["cpus"] = os.cpu_count()
     result["python"] = platform.python_version()

@@ -21,6 +21,7 @@ from hierograph.graph.models import (
     PaperSummary,
     Topic,
 )
+from hierograph.graph.neo4j_layout import Neo4jLayout
 from hierograph.graph.neo4j_methods import Neo4jMethodGraph
 from hierograph.graph.neo4j_schema import FULLTEXT_INDEX, MIGRATIONS, VECTOR_INDEX, batches
 from hierograph.graph.store import (
@@ -50,9 +51,9 @@ def _lucene_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in re.findall(r"\w+", text.lower()))
 
 
-class Neo4jStore(Neo4jMethodGraph, GraphStore):
+class Neo4jStore(Neo4jMethodGraph, Neo4jLayout, GraphStore):
     """The store on a Neo4j server (driver, schema migrations, transactions); the methods
-    graph's operations come from Neo4jMethodGraph."""
+    graph's operations come from Neo4jMethodGraph, the paper map's from Neo4jLayout."""
 
     def __init__(
         self,

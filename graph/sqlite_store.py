@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS repositories (
 CREATE TABLE IF NOT EXISTS code_links (
     paper_id TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (paper_id, url)
 );
+-- the paper map's 2-D coordinates (issue 21)
+CREATE TABLE IF NOT EXISTS layout (paper_id TEXT PRIMARY KEY, x REAL NOT NULL, y REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS facets (
     paper_id TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL, score REAL NOT NULL,
     origin TEXT NOT NULL, PRIMARY KEY (paper_id, dimension, value)
@@ -308,6 +310,22 @@ class SqliteStore(GraphStore):
         return [
             Correction(id=i, kind=k, actor=a, at=t, payload=json.loads(p)) for i, k, a, t, p in rows
         ]
+
+    # --- the paper map ---
+    def set_layout(self, points: Mapping[str, tuple[float, float]], replace: bool = False) -> None:
+        known = {pid for (pid,) in self._db.execute("SELECT id FROM papers")}
+        with self._tx():
+            if replace:
+                self._db.execute("DELETE FROM layout")
+            self._db.executemany(
+                "INSERT INTO layout(paper_id, x, y) VALUES (?, ?, ?) "
+                "ON CONFLICT(paper_id) DO UPDATE SET x = excluded.x, y = excluded.y",
+                [(pid, float(x), float(y)) for pid, (x, y) in points.items() if pid in known],
+            )
+
+    def layout(self) -> dict[str, tuple[float, float]]:
+        rows = self._db.execute("SELECT paper_id, x, y FROM layout ORDER BY paper_id")
+        return {pid: (x, y) for pid, x, y in rows}
 
     # --- meta ---
     def get_meta(self, key: str) -> str | None:

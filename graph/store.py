@@ -244,6 +244,16 @@ class GraphStore(ABC):
     def facets(self, *, paper_id: str | None = None, dimension: str | None = None) -> list[Facet]:
         """Facet values, filtered; ordered by paper id, dimension, descending score."""
 
+    # --- the paper map: 2-D coordinates of the papers' embeddings (issue 21) ---
+    @abstractmethod
+    def set_layout(self, points: Mapping[str, tuple[float, float]], replace: bool = False) -> None:
+        """Store papers' map coordinates (x, y); unknown paper ids are skipped. `replace`
+        clears every other paper's coordinates first (a new layout after a build)."""
+
+    @abstractmethod
+    def layout(self) -> dict[str, tuple[float, float]]:
+        """Every stored map coordinate by paper id, ordered by id; papers without one are absent."""
+
     # --- paper summaries (issue 10) ---
     @abstractmethod
     def set_paper_summaries(self, summaries: Mapping[str, PaperSummary | None]) -> int:

@@ -26,6 +26,7 @@ def copy_graph(src: GraphStore, dst: GraphStore) -> dict[str, int]:
         dst.replace_hierarchy(Hierarchy(topics=topics, assignments=src.assignments()))
     # Derived layers follow the papers and the tree they hang on.
     dst.replace_facets(src.facets())
+    dst.set_layout(src.layout(), replace=True)
     dst.replace_methods(src.methods())
     dst.replace_method_links(src.method_links())
     dst.replace_topic_methods(src.topic_methods())

@@ -180,20 +180,39 @@ class Hierograph:
 
         return code_answer(self._context(), concept, papers)
 
-    def export(self, path: str | Path, format: Literal["json", "graphml"] = "json") -> Path:
-        """Write the whole graph to `path`: "json" (the documented export contract, as
-        `tree().to_dict()`) or "graphml" (Gephi, Cytoscape, yEd). Returns the path."""
-        from hierograph.graph.export import export_dict, write_graphml
+    def export(
+        self,
+        path: str | Path,
+        format: Literal["json", "graphml", "bibtex", "csl-json"] = "json",
+        version: int = 2,
+    ) -> Path:
+        """Write the whole graph to `path`, as `hierograph export` does: "json" (the documented
+        export contract; `version` 2 carries abstracts, authors, dates, links, facets and
+        methods, 1 is `tree().to_dict()`), "graphml" (Gephi, Cytoscape, yEd), or every paper
+        for a reference manager as "bibtex" or "csl-json" (Zotero imports both). Returns the
+        path."""
+        from hierograph.graph.bibtex import to_bibtex
+        from hierograph.graph.csl_json import to_csl_json
+        from hierograph.graph.export import export_dict, references, write_graphml
 
         out = Path(path)
         with self._lock:
             if format == "json":
-                data = export_dict(self.store)
+                data = export_dict(self.store, version)
                 out.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
             elif format == "graphml":
                 write_graphml(self.store, out)
+            elif format in ("bibtex", "csl-json"):
+                refs = references(self.store, [p.id for p in self.store.iter_papers()])
+                if format == "bibtex":
+                    out.write_text(to_bibtex(refs), encoding="utf-8")
+                else:
+                    text = json.dumps(to_csl_json(refs), indent=1, ensure_ascii=False)
+                    out.write_text(text, encoding="utf-8")
             else:
-                raise ValueError(f"unknown export format {format!r}; use 'json' or 'graphml'")
+                raise ValueError(
+                    f"unknown export format {format!r}; use json, graphml, bibtex or csl-json"
+                )
         return out
 
     # --- lifetime ---

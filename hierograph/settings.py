@@ -123,6 +123,16 @@ class Settings(BaseSettings):
         "nominated for a move.",
     )
 
+    # --- the paper map (issue 21): every paper's embedding in 2-D ---
+    map_layout: bool = Field(
+        True, description="Lay the papers out in 2-D at build (UMAP) and refresh (neighbours)."
+    )
+    map_neighbors: int = Field(15, ge=2, description="UMAP neighbours of the paper map.")
+    map_min_dist: float = Field(0.1, ge=0, le=1, description="UMAP min_dist of the paper map.")
+    map_place_neighbors: int = Field(
+        10, ge=1, description="Laid-out papers a refreshed paper is placed among."
+    )
+
     # "density": UMAP + HDBSCAN per node, recursing on large topics; "fixed": k-means per level
     # with `level_sizes` clusters (leaves first, e.g. [1250, 276, 40, 6] for 10k papers).
     tree_mode: Literal["density", "fixed"] = "density"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from hierograph.curation.corrections import replay_corrections
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
@@ -21,6 +28,7 @@ from hierograph.jobs.components import (
     make_embedder,
     make_facet_extractor,
     make_labeler,
+    make_map_layout,
     make_tree_builder,
     run_client,
 )
@@ -48,6 +56,7 @@ class BuildReport:
     ids: IdMatch
     llm: str | None = None
     refined: str | None = None  # the LLM refine pass: merges, moves, declined, calls
+    mapped: int = 0  # papers laid out on the paper map
 
 
 def embed_papers(
@@ -185,6 +194,18 @@ def _build(
     from hierograph.methods.link import link_registry
 
     link_registry(store, settings)
+    mapped = 0
+    if settings.map_layout:
+        from hierograph.hierarchy.layout import update_layout
+
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("laying out the paper map"),
+            TimeElapsedColumn(),
+            disable=not show_progress,
+            transient=True,
+        ):
+            mapped = update_layout(store, make_map_layout(settings), refit=True).fitted
     levels = max(t.level for t in hierarchy.topics)
     return BuildReport(
         papers=len(papers),
@@ -197,6 +218,7 @@ def _build(
         ids=ids,
         llm="; ".join(n for n in (clustering.note, labeler.usage_summary()) if n) or None,
         refined=refined.summary() if refined else None,
+        mapped=mapped,
     )
 
 

@@ -17,6 +17,7 @@ from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.executor import Executor, make_executor
 from hierograph.hierarchy.facets import EmbeddingFacetClassifier
 from hierograph.hierarchy.label import KeywordLabeler, Label
+from hierograph.hierarchy.layout import MapLayout
 from hierograph.hierarchy.place import Placer
 from hierograph.hierarchy.tree import FixedShapeBuilder, Node, TreeBuilder
 from hierograph.llm.client import LlmClient
@@ -140,3 +141,13 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
 def make_placer(settings: Settings, show_progress: bool = True) -> Placer:
     """The placer of new papers, clustering and naming with the build's own stages."""
     return Placer(settings, make_tree_builder, make_labeler, show_progress)
+
+
+def make_map_layout(settings: Settings) -> MapLayout:
+    """The paper map's layout (UMAP to 2-D at build, nearest-neighbour placement at refresh)."""
+    return MapLayout(
+        n_neighbors=settings.map_neighbors,
+        min_dist=settings.map_min_dist,
+        seed=settings.seed,
+        place_neighbors=settings.map_place_neighbors,
+    )

@@ -63,6 +63,7 @@ class RefreshReport:
     place: PlaceReport | None = None
     no_tree: bool = False
     linked: LinkReport | None = None  # methods and code linked again (something was added)
+    mapped: int = 0  # papers newly put on the paper map
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -237,9 +238,15 @@ def _refresh(
     if store.root() is None:
         report.no_tree = True
     else:
-        from hierograph.jobs.components import make_placer
+        from hierograph.jobs.components import make_map_layout, make_placer
 
         report.place = make_placer(settings, show_progress).run(store)
+        if settings.map_layout:
+            from hierograph.hierarchy.layout import update_layout
+
+            # New papers join the map beside their neighbours; the rest of the map stays put.
+            layout = update_layout(store, make_map_layout(settings), refit=False)
+            report.mapped = layout.placed + layout.fitted
     # New and changed papers get their method mentions and code links (and topics their
     # ABOUT edges) as a build gives them; placement first, since ABOUT reads the topics.
     if any(s.new or s.updated for s in report.sources):
@@ -374,6 +381,8 @@ def print_report(console: Console, report: RefreshReport, top: int = 10) -> None
     console.print(f"embedded {report.embedded} papers")
     if report.linked is not None:
         console.print(f"linked methods and code: {report.linked.summary()}", soft_wrap=True)
+    if report.mapped:
+        console.print(f"put {report.mapped} papers on the paper map")
     if report.no_tree:
         console.print("no topic tree yet: run `hierograph build` to organize the papers.")
         return

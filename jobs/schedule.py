@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -16,6 +18,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from rich.console import Console
 
 from hierograph.settings import Settings
+
+if TYPE_CHECKING:
+    from hierograph.jobs.refresh import RefreshReport
 
 log = logging.getLogger("hierograph.jobs.schedule")
 
@@ -51,14 +56,35 @@ def setup_logging(settings: Settings) -> Path:
     return path
 
 
-def refresh_job(settings: Settings) -> bool:
-    """One refresh with the configured watch list; its report goes to the log. True when
-    every source was read."""
+def run_line(report: RefreshReport, started: datetime) -> str:
+    """One line per run for the terminal: when, what it fetched, what it placed."""
+    fetched = sum(s.fetched for s in report.sources)
+    new = sum(s.new for s in report.sources)
+    updated = sum(s.updated for s in report.sources)
+    line = f"{started:%Y-%m-%d %H:%M} refresh: fetched {fetched} ({new} new, {updated} updated)"
+    place = report.place
+    if report.no_tree:
+        line += ", placed none (no tree yet: run `hierograph build`)"
+    elif place is not None:
+        line += f", placed {sum(place.placed.values())} in the tree"
+        if place.new_topics:
+            line += f" ({len(place.new_topics)} new topics)"
+    if report.mapped:
+        line += f", {report.mapped} on the paper map"
+    failed = [s.name for s in report.failed]
+    return line + (f"; failed: {', '.join(failed)} (see the log)" if failed else "")
+
+
+def refresh_job(settings: Settings, echo: Callable[[str], None] | None = None) -> bool:
+    """One refresh with the configured watch list; its report goes to the log, and one line
+    about it to `echo` (the terminal). True when every source was read."""
     from hierograph.graph.factory import open_store
     from hierograph.graph.store import StoreError
     from hierograph.jobs.refresh import RefreshError, Watch, print_report, run_refresh
 
     log.info("refresh starting")
+    started = datetime.now().astimezone()
+    say = echo or (lambda line: None)
     try:
         with open_store(settings) as store:
             report = run_refresh(
@@ -66,9 +92,11 @@ def refresh_job(settings: Settings) -> bool:
             )
     except (RefreshError, StoreError) as e:
         log.error("refresh did not run: %s", e)
+        say(f"{started:%Y-%m-%d %H:%M} refresh did not run: {e}")
         return False
-    except Exception:
+    except Exception as e:
         log.exception("refresh crashed; the next run resumes where it stopped")
+        say(f"{started:%Y-%m-%d %H:%M} refresh crashed ({type(e).__name__}); see the log")
         return False
     console = Console(width=120, file=io.StringIO())
     print_report(console, report)
@@ -77,28 +105,43 @@ def refresh_job(settings: Settings) -> bool:
     for source in report.failed:
         log.error("%s failed: %s", source.name, source.error)
     log.info("refresh finished")
+    say(run_line(report, started))
     return not report.failed
 
 
 def run_schedule(
-    settings: Settings, every_minutes: int | None, cron: str | None, run_now: bool = True
+    settings: Settings,
+    every_minutes: int | None,
+    cron: str | None,
+    run_now: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> None:
-    """Block, running the refresh on the trigger until interrupted (Ctrl-C, SIGTERM)."""
+    """Block, running the refresh on the trigger until interrupted (Ctrl-C, SIGTERM). `echo`
+    gets a line when the schedule starts and one per run, each with the next run's time."""
     trigger = make_trigger(every_minutes, cron)
     path = setup_logging(settings)
     scheduler = BlockingScheduler()
+    say = echo or (lambda line: None)
+
+    def with_next(line: str) -> None:
+        job = scheduler.get_job("refresh")
+        when = getattr(job, "next_run_time", None)
+        say(f"{line}; next run {when:%Y-%m-%d %H:%M}" if when else line)
+
     # APScheduler reads next_run_time=None as "paused": leave it out to wait for the trigger.
     first = {"next_run_time": datetime.now().astimezone()} if run_now else {}
     scheduler.add_job(
         refresh_job,
         trigger,
-        args=[settings],
+        args=[settings, with_next],
         id="refresh",
         max_instances=1,  # a slow run is never overlapped by the next one
         coalesce=True,  # runs missed while asleep collapse into one
         **first,
     )
     log.info("schedule started (%s); logging to %s", trigger, path)
+    first_run = "now" if run_now else "at the first trigger time"
+    say(f"refresh scheduled ({trigger}); first run {first_run}; full reports in {path}")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -99,6 +99,9 @@ class LlmClient:
             return hit
         import litellm
 
+        from hierograph.noise import tame_litellm
+
+        tame_litellm(litellm)
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         extra = {"mock_response": self.mock(messages)} if self.mock else {}

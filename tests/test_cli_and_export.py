@@ -50,7 +50,7 @@ def test_ingest_build_show_export_from_the_command_line(tmp_path, embedding_cach
     exported = run(home, "export", "--format", "json", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     data = json.loads(out.read_text())
-    assert data["version"] == 1 and len(data["papers"]) == 49
+    assert data["version"] == 2 and len(data["papers"]) == 49
 
     graphml = tmp_path / "tree.graphml"
     assert run(home, "export", "--format", "graphml", "--out", str(graphml)).returncode == 0
@@ -86,7 +86,7 @@ def test_every_command_has_help(tmp_path):
 
 
 def test_json_export_contract(built_store):
-    data = export_dict(built_store)
+    data = export_dict(built_store, version=1)
     assert set(data) == {"version", "papers", "topics"}
     for paper in data["papers"]:
         assert set(paper) == {
@@ -154,3 +154,18 @@ def test_the_same_commands_work_on_neo4j_and_sync_copies_back(tmp_path, embeddin
         assert back.facets() == neo.facets() and neo.facets()
         assert back.method_links() == neo.method_links() and neo.method_links()
         assert back.code_links() == neo.code_links()
+
+
+def test_show_ids_prints_topic_and_paper_ids(built_corpus, built_store):
+    from typer.testing import CliRunner
+
+    from hierograph.cli import app
+
+    home = ["--home", str(built_corpus.home)]
+    args = [*home, "show", "--depth", "9", "--papers", "2"]
+    with_ids = CliRunner().invoke(app, [*args, "--ids"], terminal_width=400).output
+    plain = CliRunner().invoke(app, args, terminal_width=400).output
+    leaf = next(t for t in built_store.topics() if not built_store.children(t.id))
+    first = built_store.assignments(topic_id=leaf.id)[0].paper_id
+    assert leaf.id in with_ids and first in with_ids
+    assert leaf.id not in plain and first not in plain

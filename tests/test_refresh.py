@@ -4,6 +4,7 @@ the supplied corpus's built tree receives the new papers, in both stores."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -392,7 +393,17 @@ def test_schedule_triggers_and_logged_job(server, built_corpus, tmp_path):
     from hierograph.jobs.schedule import setup_logging
 
     log = setup_logging(settings)
-    assert refresh_job(settings) is True
+    lines: list[str] = []
+    assert refresh_job(settings, echo=lines.append) is True
+    # One line for the terminal: when, what it fetched, what it placed.
+    [line] = lines
+    found = re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d refresh: fetched (\d+) \(\1 new, 0 updated\)", line
+    )
+    assert found and int(found[1]) > 0, line
+    assert f", placed {found[1]} in the tree" in line and f"{found[1]} on the paper map" in line
+    with open_store(settings) as store:
+        assert len(store.layout()) == store.paper_count(), "the new paper is on the map"
     text = log.read_text()
     assert "refresh finished" in text and "new papers per topic" in text
     assert log.parent == settings.home / "logs"

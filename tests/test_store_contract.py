@@ -230,6 +230,7 @@ def test_both_stores_agree_on_semantic_search_and_sync_copies_everything(tmp_pat
     lite.replace_hierarchy(tree(ps))
     lite.append_correction(Correction(kind="move", actor="ann", payload={"p": ps[0].id}))
     lite.set_meta("last_build", "x")
+    lite.set_layout({p.id: (i * 0.5, -i * 0.25) for i, p in enumerate(ps)})
     lite.set_paper_summaries(
         {p.id: PaperSummary(problem=f"P{i}.", method="M.", results="R.") for i, p in enumerate(ps)}
     )
@@ -247,12 +248,29 @@ def test_both_stores_agree_on_semantic_search_and_sync_copies_everything(tmp_pat
     assert neo.assignments() == lite.assignments()
     assert [c.payload for c in neo.corrections()] == [c.payload for c in lite.corrections()]
     assert neo.get_meta("last_build") == "x"
+    assert neo.layout() == lite.layout() and len(neo.layout()) == 60
     back = open_empty_store("sqlite", tmp_path / "back")
     copy_graph(neo, back)
     assert list(back.iter_papers()) == list(lite.iter_papers())
     assert back.assignments() == lite.assignments()
     for s in (lite, neo, back):
         s.close()
+
+
+def test_map_layout_is_stored_per_paper_and_replaced_after_a_build(store):
+    ps = papers(6)
+    store.upsert_papers(ps)
+    assert store.layout() == {}
+    store.set_layout({ps[2].id: (1.5, -2.0), ps[0].id: (0.0, 3.25), "no-such-paper": (9.0, 9.0)})
+    assert store.layout() == {ps[0].id: (0.0, 3.25), ps[2].id: (1.5, -2.0)}
+    assert list(store.layout()) == sorted(store.layout()), "ordered by id"
+    # A refresh adds papers and keeps the others; a re-ingest leaves coordinates alone.
+    store.set_layout({ps[4].id: (4.0, 4.0), ps[2].id: (1.0, 1.0)})
+    store.replace_papers([ps[4].model_copy(update={"title": "Renamed"})])
+    assert store.layout() == {ps[0].id: (0.0, 3.25), ps[2].id: (1.0, 1.0), ps[4].id: (4.0, 4.0)}
+    # A build's new layout replaces the whole map.
+    store.set_layout({ps[1].id: (2.0, 2.0)}, replace=True)
+    assert store.layout() == {ps[1].id: (2.0, 2.0)}
 
 
 def test_older_schema_is_migrated(store):

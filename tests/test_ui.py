@@ -71,7 +71,8 @@ def test_map_shows_every_topic_sized_by_papers(monkeypatch, built_corpus: Settin
     assert f"{built_store.paper_count()} papers in {len(topics)} topics" in at.caption[0].value
     (spec,) = chart_specs(at)  # the supplied corpus has no dates: no trend chart
     trace = spec["data"][0]
-    assert trace["type"] == "sunburst" and trace["branchvalues"] == "total"
+    # The treemap by default: horizontal labels, legible at the first two levels.
+    assert trace["type"] == "treemap" and trace["branchvalues"] == "total"
     by_id = dict(zip(trace["ids"], trace["customdata"], strict=True))
     assert set(by_id) == {t.id for t in topics}
     assert {tid: row[0] for tid, row in by_id.items()} == counts
@@ -85,11 +86,27 @@ def test_map_shows_every_topic_sized_by_papers(monkeypatch, built_corpus: Settin
         assert (f"{t.label} ({counts[t.id]:,})", "topic", f"topic={t.id}") in shown
 
 
-def test_treemap_switch(monkeypatch, built_corpus: Settings):
+def test_sunburst_switch(monkeypatch, built_corpus: Settings):
     at = app(monkeypatch, built_corpus.home)
     at.run()
-    at.button_group[0].set_value("treemap").run()
-    assert chart_specs(at)[0]["data"][0]["type"] == "treemap"
+    at.button_group[0].set_value("sunburst").run()
+    assert chart_specs(at)[0]["data"][0]["type"] == "sunburst"
+
+
+def test_paper_map_page(monkeypatch, built_corpus: Settings, built_store):
+    at = open_page(app(monkeypatch, built_corpus.home), "papers")
+    assert at.title[0].value == "Paper map"
+    assert f"{built_store.paper_count():,} papers placed" in at.caption[0].value
+    (spec,) = chart_specs(at)
+    points = [t for t in spec["data"] if t["type"] == "scattergl"]
+    assert sum(len(t["x"]) for t in points) == built_store.paper_count()
+    # A click opens the Paper page: the points carry paper ids.
+    ids = {row[0] for t in points for row in t["customdata"]}
+    assert ids == {p.id for p in built_store.iter_papers()}
+    root = built_store.root()
+    labels = " ".join(s for t in spec["data"] if t.get("mode") == "text" for s in t["text"])
+    for t in built_store.children(root.id):
+        assert t.label in labels
 
 
 # --- growth and trends, on a store with dates --------------------------------------------------
@@ -184,6 +201,7 @@ def test_topic_page(monkeypatch, built_corpus: Settings, built_store):
     for step in path[:-1]:
         assert (f"{step.label} ›", "topic", f"topic={step.id}") in shown
     assert at.markdown[0].value == f"**{leaf.label}**"
+    assert [c.value for c in at.code] == [leaf.id], "the id, copyable"
     assert any(m.value == "**Keywords:** " + ", ".join(leaf.keywords) for m in at.markdown)
     table = at.dataframe[0].value
     rows = built_store.assignments(topic_id=leaf.id)
@@ -257,12 +275,26 @@ def test_paper_page_with_arxiv_links(monkeypatch, tmp_path: Path):
     home = tmp_path / "home"
     with dated_store(home) as store:
         store.upsert_papers(
-            [Paper(id="2501.01234", arxiv_id="2501.01234", title="On X", abstract="We study X.")]
+            [
+                Paper(
+                    id="2501.01234",
+                    arxiv_id="2501.01234",
+                    title="On X",
+                    abstract="We study X.",
+                    upvotes=17,
+                    project_page="https://x.example.org/",
+                    github_repo="https://github.com/x/on-x",
+                )
+            ]
         )
     at = open_page(app(monkeypatch, home), "paper", paper="2501.01234")
     buttons = {(b.proto.label, b.proto.url) for b in at.get("link_button")}
     assert ("arXiv", "https://arxiv.org/abs/2501.01234") in buttons
     assert ("PDF", "https://arxiv.org/pdf/2501.01234") in buttons
+    assert ("Project page", "https://x.example.org/") in buttons
+    assert ("Code: github.com/x/on-x", "https://github.com/x/on-x") in buttons
+    assert "17 upvotes on Hugging Face" in at.main.caption[0].value
+    assert [c.value for c in at.code] == ["2501.01234"], "the id, copyable"
     assert at.main.caption[-1].value == "This paper has no embedding yet (run `hierograph build`)."
 
 
@@ -292,6 +324,38 @@ def test_search_finds_a_paper_by_its_words(monkeypatch, built_corpus: Settings, 
     for a in built_store.assignments(paper_id=target.id):
         path = [t.label for t in built_store.ancestors(a.topic_id)[1:]]
         assert "↳ " + data.PATH_SEPARATOR.join(path) in shown
+
+
+def test_search_hits_sort_by_date_and_upvotes():
+    briefs = {
+        "a": data.PaperBrief("a", "A", "2025-01-02", False, upvotes=3),
+        "b": data.PaperBrief("b", "B", None, False, upvotes=None),
+        "c": data.PaperBrief("c", "C", "2025-03-01", True, upvotes=40),
+        "d": data.PaperBrief("d", "D", "2024-12-31", False, upvotes=3),
+    }
+
+    class Hit:
+        def __init__(self, id: str) -> None:
+            self.id = id
+
+    hits = [Hit(i) for i in "abcd"]  # relevance order
+    order = {by: [h.id for h in data.sort_hits(hits, briefs, by)] for by in data.SORTS}
+    assert order == {
+        "relevance": ["a", "b", "c", "d"],
+        "newest": ["c", "a", "d", "b"],
+        "upvotes": ["c", "a", "d", "b"],  # ties (a, d) keep the relevance order
+    }
+
+
+def test_search_sorts_from_the_page(monkeypatch, built_corpus: Settings, built_store):
+    at = open_page(app(monkeypatch, built_corpus.home), "search")
+    relevance = search(at, "reward model")
+    at.selectbox[1].set_value("upvotes").run()
+    assert not at.exception, at.exception
+    by_votes = [q.removeprefix("paper=") for _, page, q in links(at) if page == "paper"]
+    # The supplied corpus has no upvotes: the same hits, in the relevance order.
+    assert by_votes == relevance
+    assert "sorted by upvotes" in " ".join(c.value for c in at.caption)
 
 
 def test_search_filters_by_topic_and_code(monkeypatch, built_corpus: Settings, built_store):

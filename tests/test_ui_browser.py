@@ -19,6 +19,7 @@ from tests.ui_browser import (
     chart_labels,
     chromium,
     click_slice,
+    map_labels,
     running_ui,
     wait_for_heading,
     wait_for_text,
@@ -66,15 +67,15 @@ def test_map_and_topic_pages_in_chromium(built_corpus: Settings, built_store, tm
         assert Image.open(shot).size[0] >= 1000
         keep(shot)
 
-        # Click a top-level slice: plotly drills down, that topic becomes the centre and only
-        # its subtree stays on the chart.
+        # Click a top-level tile: plotly drills down, and only that topic's subtree stays on
+        # the chart (with the root in the treemap's path bar above it).
         branch = top[0]
         subtree = {t.label for t in built_store.topics() if branch in built_store.ancestors(t.id)}
         click_slice(driver, branch.label)
 
         def drilled(d: WebDriver) -> bool:
             shown = set(chart_labels(d))
-            return branch.label in shown and shown <= subtree
+            return branch.label in shown and shown <= subtree | {root.label}
 
         WebDriverWait(driver, 30, poll_frequency=0.1).until(drilled)
 
@@ -85,3 +86,39 @@ def test_map_and_topic_pages_in_chromium(built_corpus: Settings, built_store, tm
         shot = tmp_path / "topic.png"
         driver.save_screenshot(str(shot))
         keep(shot)
+
+
+def test_paper_map_in_chromium(built_corpus: Settings, built_store, tmp_path: Path):
+    """The Paper map page and the offline file of `hierograph plot`: points drawn (WebGL), the
+    top-level labels visible on screen."""
+    root = built_store.root()
+    assert root is not None
+    top = {t.label for t in built_store.children(root.id)}
+    html = tmp_path / "map.html"
+    from typer.testing import CliRunner
+
+    from hierograph.cli import app
+
+    made = CliRunner().invoke(app, ["--home", str(built_corpus.home), "plot", "--out", str(html)])
+    assert made.exit_code == 0, made.output
+    with running_ui(built_corpus.home) as url, chromium(1400, 1100) as driver:
+        driver.get(f"{url}/papers")
+        wait_for_heading(driver, "Paper map")
+        assert top <= set(map_labels(driver))
+        visible = driver.execute_script(
+            "const box = document.querySelector('.js-plotly-plot').getBoundingClientRect();"
+            "return Array.from(document.querySelectorAll(arguments[0])).filter(e => {"
+            "  const r = e.getBoundingClientRect();"
+            "  return r.width > 0 && r.left >= box.left && r.right <= box.right"
+            "    && r.top >= box.top && r.bottom <= box.bottom;"
+            "}).map(e => e.textContent);",
+            ".js-plotly-plot g.textpoint text",
+        )
+        assert top <= set(visible), "the top-level labels are inside the chart, on screen"
+        wait_until_drawn(driver)
+        shot = tmp_path / "papers.png"
+        driver.save_screenshot(str(shot))
+        keep(shot)
+
+        driver.get(html.as_uri())  # the offline file: nothing to load but itself
+        assert top <= set(map_labels(driver))

@@ -130,6 +130,24 @@ def chart_labels(driver: WebDriver, timeout: float = 120.0) -> list[str]:
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(labels)
 
 
+MAP_TEXT = ".js-plotly-plot g.textpoint text"
+
+
+def map_labels(driver: WebDriver, timeout: float = 120.0) -> list[str]:
+    """Wait until the paper map has drawn its points (a WebGL canvas) and its topic labels
+    (SVG text); return the labels."""
+    script = """
+        const plot = document.querySelector('.js-plotly-plot');
+        if (!plot || !plot.querySelector('canvas')) return false;
+        const labels = Array.from(plot.querySelectorAll(arguments[0]))
+            .map(e => e.textContent).filter(t => t);
+        return labels.length ? labels : false;"""
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        lambda d: _js(d, script, MAP_TEXT)
+    )
+
+
 def click_slice(driver: WebDriver, label: str, timeout: float = 30.0) -> None:
     """Click the sunburst slice labelled `label` (retried while the chart re-renders)."""
 

@@ -95,6 +95,14 @@ def _map_figure(key: str, version: str, _h: Handle, kind: str) -> go.Figure:
     )
 
 
+@st.cache_resource(max_entries=2, ttl=_TTL, show_spinner="Drawing the paper map…")
+def _paper_map(key: str, version: str, _h: Handle) -> tuple[go.Figure, int]:
+    from hierograph.ui.paper_map import load_paper_map, paper_map_figure
+
+    paper_map = _h.read(load_paper_map)
+    return paper_map_figure(paper_map, link="id"), len(paper_map.points)
+
+
 @st.cache_resource(max_entries=2, ttl=_TTL, show_spinner=False)
 def _trend_figure(key: str, version: str, _h: Handle) -> go.Figure:
     return charts.trend_figure(data.trend_frame(_tree(key, version, _h)))
@@ -140,6 +148,7 @@ def _similar(key: str, version: str, _h: Handle, paper_id: str, k: int) -> list[
 tree = _versioned(_tree)
 map_figure = _versioned(_map_figure)
 trend_figure = _versioned(_trend_figure)
+paper_map = _versioned(_paper_map)
 facets_by_paper = _versioned(_facets)
 methods = _versioned(_methods)
 method_paper_counts = _versioned(_method_counts)
@@ -167,7 +176,7 @@ def embedder() -> Embedder:
 def invalidate() -> None:
     """After a write: drop every cached read (the version token would miss them anyway; this
     frees their memory at once)."""
-    readers = (_tree, _map_figure, _trend_figure, _facets, _methods, _method_counts)
+    readers = (_tree, _map_figure, _paper_map, _trend_figure, _facets, _methods, _method_counts)
     for fn in (*readers, _paper, _code_for, _similar):
         fn.clear()
 

@@ -41,10 +41,21 @@ def hierarchy_figure(
     trace = (
         go.Sunburst(insidetextorientation="radial", **common)
         if kind == "sunburst"
-        else go.Treemap(tiling=dict(pad=2), **common)
+        else go.Treemap(
+            tiling=dict(pad=3),
+            # Labels at the tiles' top left, never shrunk below a readable size (plotly hides
+            # a label that does not fit rather than shrinking it further).
+            textposition="top left",
+            textfont=dict(size=15),
+            insidetextfont=dict(size=15),
+            pathbar=dict(visible=True, thickness=24),
+            **common,
+        )
     )
     fig = go.Figure(trace)
-    fig.update_layout(margin=dict(t=10, l=10, r=10, b=10), height=720)
+    fig.update_layout(
+        margin=dict(t=10, l=10, r=10, b=10), height=720, uniformtext=dict(minsize=12, mode="hide")
+    )
     return fig
 
 

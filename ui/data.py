@@ -8,12 +8,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pandas as pd
 from pydantic import BaseModel
 
 from hierograph.graph.models import Assignment, Facet, Topic, topic_path
 from hierograph.graph.store import GraphStore
+
+T = TypeVar("T")
 
 PATH_SEPARATOR = " › "
 
@@ -26,6 +29,7 @@ class PaperBrief:
     title: str
     published: str | None
     has_code: bool
+    upvotes: int | None = None
 
 
 @dataclass
@@ -124,6 +128,7 @@ def load_tree(store: GraphStore, recent_days: int) -> TreeView:
             title=p.title,
             published=p.published[:10] if p.published else None,
             has_code=bool(p.code_urls or p.github_repo) or p.id in coded,
+            upvotes=p.upvotes,
         )
         for p in store.iter_papers()
     }
@@ -297,3 +302,23 @@ def date_span(value: object) -> tuple[date | None, date | None]:
         return value, value
     parts = list(value) if isinstance(value, tuple | list) else []
     return (parts[0] if parts else None), (parts[1] if len(parts) > 1 else None)
+
+
+SORTS = ("relevance", "newest", "upvotes")
+
+
+def sort_hits(hits: list[T], briefs: dict[str, PaperBrief], by: str) -> list[T]:
+    """Search hits (anything with an `id`) in relevance order, newest first (undated last), or
+    by Hugging Face upvotes (papers without a count last); ties keep the relevance order."""
+    if by == "newest":
+        return sorted(hits, key=lambda h: -_day(briefs.get(h.id)))
+    if by == "upvotes":
+        return sorted(hits, key=lambda h: -(getattr(briefs.get(h.id), "upvotes", None) or -1))
+    return list(hits)
+
+
+def _day(brief: PaperBrief | None) -> int:
+    """A date as a sortable number (YYYYMMDD); 0 when unknown."""
+    text = (brief.published or "") if brief else ""
+    digits = text[:10].replace("-", "")
+    return int(digits) if digits.isdigit() else 0

@@ -18,6 +18,7 @@ VIEWS = Path(__file__).resolve().parent / "views"
 # name: (file, title, icon); the order is the sidebar's.
 PAGE_SPECS: dict[str, tuple[str, str, str]] = {
     "map": ("map.py", "Map", ":material/donut_large:"),
+    "papers": ("papers.py", "Paper map", ":material/scatter_plot:"),
     "topic": ("topic.py", "Topic", ":material/account_tree:"),
     "paper": ("paper.py", "Paper", ":material/article:"),
     "search": ("search.py", "Search", ":material/search:"),

@@ -43,7 +43,16 @@ def main(
     store: Annotated[
         str | None, typer.Option(help="Store backend: sqlite (default) or neo4j.")
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Let libraries print their own progress bars, banners and hints."
+        ),
+    ] = False,
 ) -> None:
+    from hierograph.noise import set_verbose
+
+    set_verbose(verbose)
     state.settings = load_settings(home=home, store=store)
 
 

@@ -61,7 +61,8 @@ def schedule(
     ] = None,
     now: Annotated[bool, typer.Option(help="Also run once right away.")] = True,
 ) -> None:
-    """Run `refresh` on a schedule until stopped; logs go to <home>/logs/refresh.log."""
+    """Run `refresh` on a schedule until stopped: one line per run (when, what it fetched,
+    what it placed) and the next run's time; full reports go to <home>/logs/refresh.log."""
     from hierograph.jobs.schedule import ScheduleError, run_schedule
 
     s = state.settings
@@ -71,6 +72,7 @@ def schedule(
             every_minutes or s.schedule_every_minutes,
             cron or (None if every_minutes else s.schedule_cron),
             run_now=now,
+            echo=lambda line: console.print(line, highlight=False, markup=False),
         )
     except ScheduleError as e:
         fail(str(e))

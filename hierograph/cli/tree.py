@@ -73,6 +73,8 @@ def build(
         f"topic ids: {report.ids.kept} kept ({report.ids.relabeled} relabeled), "
         f"{report.ids.new} new, {report.ids.retired} retired"
     )
+    if report.mapped:
+        console.print(f"paper map: {report.mapped} papers laid out (`hierograph plot`)")
     if report.llm:
         console.print(report.llm)
     if report.refined:
@@ -83,7 +85,9 @@ def build(
 def show(
     depth: Annotated[int, typer.Option(min=0, help="Levels below the root to print.")] = 3,
     papers: Annotated[int, typer.Option(min=0, help="Titles to list under each leaf.")] = 0,
-    ids: Annotated[bool, typer.Option(help="Print topic ids.")] = False,
+    ids: Annotated[
+        bool, typer.Option(help="Print topic ids, and paper ids beside titles (--papers).")
+    ] = False,
     facet: Annotated[
         str | None,
         typer.Option(
@@ -98,6 +102,8 @@ def show(
     ] = False,
 ) -> None:
     """Print the topic tree with paper counts."""
+    from rich.markup import escape
+
     from hierograph.hierarchy.facets import facet_counts
 
     with open_store_or_fail() as store:
@@ -126,7 +132,9 @@ def show(
                     grow(node, child, level + 1)
                 if papers and not children.get(child.id):
                     for a in store.assignments(topic_id=child.id)[:papers]:
-                        node.add(f"[dim]{titles.get(a.paper_id, a.paper_id)}[/dim]")
+                        title = escape(titles.get(a.paper_id, a.paper_id))
+                        pid = f" [cyan]{a.paper_id}[/cyan]" if ids else ""
+                        node.add(f"[dim]{title}[/dim]{pid}")
 
         root = children[None][0]
         tree = Tree(_topic_line(root, ids, facet_note.get(root.id, ""), summaries))
@@ -151,24 +159,107 @@ def _topic_line(topic, ids: bool, note: str = "", summaries: bool = False) -> st
 class ExportFormat(StrEnum):
     json = "json"
     graphml = "graphml"
+    bibtex = "bibtex"
+    csl_json = "csl-json"
 
 
 @app.command()
 def export(
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
-    format: Annotated[ExportFormat, typer.Option(help="json (documented contract) or graphml.")] = (
-        ExportFormat.json
-    ),
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            help="json (the whole graph, a documented contract), graphml, or references for "
+            "Zotero and LaTeX: bibtex, csl-json."
+        ),
+    ] = ExportFormat.json,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="bibtex/csl-json: the papers of this topic and its subtree."),
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="bibtex/csl-json: the papers a search for Q finds.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Search results kept (--query).")] = 50,
+    json_version: Annotated[
+        int, typer.Option(min=1, max=2, help="JSON contract version: 2 (default) or 1.")
+    ] = 2,
 ) -> None:
-    """Write the whole graph (papers, topics, assignments) to a file."""
-    from hierograph.graph.export import export_dict, write_graphml
+    """Write the whole graph (json, graphml), or papers as references (bibtex, csl-json: all
+    papers, a topic's subtree with --topic, or search results with --query)."""
+    from hierograph.graph import export as exports
 
+    references = format in (ExportFormat.bibtex, ExportFormat.csl_json)
+    if not references and (topic or query):
+        fail("--topic and --query select references: use them with --format bibtex or csl-json.")
+    if topic and query:
+        fail("give --topic or --query, not both.")
     with open_store_or_fail() as store:
         if format is ExportFormat.json:
-            out.write_text(json.dumps(export_dict(store), indent=1, ensure_ascii=False))
+            data = exports.export_dict(store, json_version)
+            out.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+        elif format is ExportFormat.graphml:
+            exports.write_graphml(store, out)
         else:
-            write_graphml(store, out)
+            refs = exports.references(store, _selected(store, topic, query, limit))
+            if not refs:
+                fail("no papers selected: check the topic id (`hierograph show --ids`) or query.")
+            if format is ExportFormat.bibtex:
+                from hierograph.graph.bibtex import to_bibtex
+
+                out.write_text(to_bibtex(refs), encoding="utf-8")
+            else:
+                from hierograph.graph.csl_json import to_csl_json
+
+                text = json.dumps(to_csl_json(refs), indent=1, ensure_ascii=False)
+                out.write_text(text, encoding="utf-8")
+            console.print(f"{len(refs)} references")
     console.print(f"wrote {out}")
+
+
+def _selected(store, topic: str | None, query: str | None, limit: int) -> list[str]:  # noqa: ANN001
+    """Paper ids to export: a topic's subtree (by id), a search's hits (by rank), or all."""
+    if topic:
+        if store.get_topic(topic) is None:
+            fail(f"no topic {topic!r} in the current tree; `hierograph show --ids` lists them.")
+        return sorted(store.subtree_paper_ids(topic))
+    if query:
+        import threading
+
+        from hierograph.api.context import ApiContext
+        from hierograph.api.queries import QueryError, search_papers
+        from hierograph.jobs.components import make_embedder
+
+        embedder = make_embedder(state.settings, show_progress=False)
+        embedder.cache_path = None  # a query is a one-off text: not for the papers' cache
+        ctx = ApiContext(
+            settings=state.settings, store=store, embedder=embedder, lock=threading.RLock()
+        )
+        try:
+            page = search_papers(ctx, query, limit=limit)
+        except QueryError as e:
+            fail(str(e))
+        return [hit.id for hit in page.results]
+    return [p.id for p in store.iter_papers()]
+
+
+@app.command()
+def plot(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("map.html"),
+) -> None:
+    """Draw the paper map: every paper where its embedding lies (computed at build), coloured
+    by top-level topic, with the first two levels' labels; hover shows titles, a click opens
+    the paper. One self-contained HTML file (plotly inlined) that opens offline."""
+    from hierograph.ui.paper_map import load_paper_map, paper_map_figure, write_map_html
+
+    with open_store_or_fail() as store:
+        if store.root() is None:
+            fail("no topic tree yet: run `hierograph ingest PATH…` then `hierograph build`.")
+        paper_map = load_paper_map(store)
+        if not paper_map.points:
+            fail("no paper map yet: run `hierograph build` (with map_layout on) to lay it out.")
+        write_map_html(paper_map_figure(paper_map), str(out))
+    console.print(f"wrote {out} ({len(paper_map.points):,} papers)")
 
 
 @app.command("eval")

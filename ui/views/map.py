@@ -21,13 +21,16 @@ colour = (
 )
 st.caption(
     f"{view.paper_count(root.id):,} papers in {len(view.topics):,} topics. Size: papers; "
-    f"{colour}. Click a topic to drill down, the centre to go back up."
+    f"{colour}. Click a topic to drill down, the path above (treemap) or the centre "
+    "(sunburst) to go back up. The Paper map shows the papers themselves."
 )
+# The treemap by default: its labels stay horizontal and large enough to read at the first two
+# levels, where the sunburst's outer rings shrink and rotate them.
 kind = st.segmented_control(
-    "Chart", ["sunburst", "treemap"], default="sunburst", label_visibility="collapsed"
+    "Chart", ["treemap", "sunburst"], default="treemap", label_visibility="collapsed"
 )
 st.plotly_chart(
-    cache.map_figure(kind or "sunburst"),
+    cache.map_figure(kind or "treemap"),
     key="map_chart",
     config={"displaylogo": False},
     theme=None,

@@ -28,14 +28,19 @@ if paper.published:
     meta.append(paper.published[:10])
 if paper.primary_category or paper.categories:
     meta.append(paper.primary_category or ", ".join(paper.categories))
+if paper.upvotes is not None:
+    meta.append(f"▲ {paper.upvotes} upvotes on Hugging Face")
 st.caption(" · ".join(meta))
+st.code(paper.id, language=None)  # the id `hierograph correct` and the API take; copyable
 
 links = data.arxiv_links(paper.arxiv_id)
 code = list(dict.fromkeys([*paper.code_urls, *([paper.github_repo] if paper.github_repo else [])]))
-cols = st.columns(max(len(links) + len(code) + bool(paper.url), 1))
 buttons = [*links.items(), *((f"Code: {u.split('://')[-1]}", u) for u in code)]
-if paper.url and paper.url not in links.values():
+if paper.project_page:
+    buttons.append(("Project page", paper.project_page))
+if paper.url and paper.url not in links.values() and paper.url != paper.project_page:
     buttons.append(("Source", paper.url))
+cols = st.columns(max(len(buttons), 1))
 for col, (label, url) in zip(cols, buttons, strict=False):
     col.link_button(label, url)
 

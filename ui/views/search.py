@@ -21,7 +21,7 @@ query = st.text_input(
 dates = sorted(p.published for p in view.papers.values() if p.published)
 lo = date.fromisoformat(dates[0]) if dates else None
 hi = date.fromisoformat(dates[-1]) if dates else None
-c1, c2, c3 = st.columns([2, 3, 1])
+c1, c2, c3, c4 = st.columns([2, 3, 1, 1])
 span = c1.date_input("Published", value=(lo, hi) if lo else (), min_value=lo, max_value=hi)
 ordered = [t.id for t in view.ordered_topics()]
 topic = c2.selectbox(
@@ -30,6 +30,7 @@ topic = c2.selectbox(
     format_func=lambda t: "anywhere" if t is None else view.path_label(t),
 )
 has_code = c3.checkbox("Has code")
+order = c4.selectbox("Sort by", data.SORTS)
 
 if query.strip():
     from hierograph.api.queries import InvalidInput, SearchFilters, search_papers
@@ -47,14 +48,18 @@ if query.strip():
         except InvalidInput as e:
             st.error(e.message)
             st.stop()
-    st.caption(f"{len(page.results)} results · semantic and full-text ranks fused")
-    for hit in page.results:
+    how = "semantic and full-text ranks fused"
+    if order != "relevance":
+        how = f"the best {len(page.results)} by relevance, sorted by {order}"
+    st.caption(f"{len(page.results)} results · {how}")
+    for hit in data.sort_hits(page.results, view.papers, order):
         brief = view.papers.get(hit.id)
         with st.container(border=True):
             nav.paper_link(hit.id, f"**{hit.title}**")
             facts = [
                 brief.published if brief else None,
                 "code" if brief and brief.has_code else None,
+                f"▲ {brief.upvotes}" if brief and brief.upvotes is not None else None,
             ]
             st.caption(" · ".join(x for x in [*facts, f"score {hit.score:.4f}"] if x))
             for path in hit.topic_paths:

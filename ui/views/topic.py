@@ -44,7 +44,8 @@ if view.recent_since:
     facts.append(
         f"{view.growth(topic.id):.0%} published in the last {settings.ui_recent_days} days"
     )
-st.caption(" · ".join([*facts, f"id `{topic.id}`"]))
+st.caption(" · ".join(facts) + " · topic id (copy it for `hierograph correct`):")
+st.code(topic.id, language=None)
 if topic.summary:
     st.write(topic.summary)
 structured = [("Problem", topic.problem), ("Method", topic.method), ("Results", topic.results)]

@@ -1,0 +1,110 @@
+"""The paper map: every paper's embedding laid out in 2-D (UMAP, cosine), so papers that read
+alike sit together. A build lays out all papers afresh; a refresh places only the papers that
+have no coordinates yet, each at the similarity-weighted mean of its nearest laid-out papers,
+so the map everyone has seen does not move when a few papers arrive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hierograph.graph.store import GraphStore
+
+# Below this many papers UMAP's neighbour graph is too thin to mean much: PCA instead.
+MIN_UMAP_POINTS = 10
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    fitted: int = 0  # papers laid out by a whole fit
+    placed: int = 0  # papers placed beside their neighbours
+
+
+@dataclass
+class MapLayout:
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    seed: int = 42
+    place_neighbors: int = 10
+
+    def fit(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, 2) coordinates for `vectors` (n, d)."""
+        x = _normalized(vectors)
+        n = len(x)
+        if n == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        if n < MIN_UMAP_POINTS:
+            return _pca2(x)
+        import umap  # deferred: importing umap compiles numba code (seconds)
+
+        reducer = umap.UMAP(
+            n_jobs=1,  # a seed makes UMAP single-threaded anyway; saying so keeps it quiet
+            n_components=2,
+            n_neighbors=max(2, min(self.n_neighbors, n - 1)),
+            min_dist=self.min_dist,
+            metric="cosine",
+            random_state=self.seed,  # the same papers give the same map
+        )
+        return np.asarray(reducer.fit_transform(x), dtype=np.float32)
+
+    def place(self, new: np.ndarray, known: np.ndarray, known_xy: np.ndarray) -> np.ndarray:
+        """Coordinates for `new` vectors beside their nearest `known` ones (cosine), weighted by
+        similarity; known papers do not move."""
+        if len(new) == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        if len(known) == 0:
+            return self.fit(new)
+        a, b = _normalized(new), _normalized(known)
+        k = min(self.place_neighbors, len(b))
+        out = np.empty((len(a), 2), dtype=np.float32)
+        for start in range(0, len(a), 1024):  # bounded memory: 1024 x n similarities at a time
+            sims = a[start : start + 1024] @ b.T
+            nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            weights = np.clip(np.take_along_axis(sims, nearest, axis=1), 1e-6, None) ** 4
+            weights /= weights.sum(axis=1, keepdims=True)
+            out[start : start + len(sims)] = np.einsum("ij,ijk->ik", weights, known_xy[nearest])
+        return out
+
+
+def update_layout(store: GraphStore, layout: MapLayout, refit: bool) -> LayoutReport:
+    """`refit`: lay out every embedded paper afresh (a build). Otherwise place the embedded
+    papers that have no coordinates (a refresh); with no map yet, that is a whole fit."""
+    vectors = store.get_embeddings()
+    if not vectors:
+        return LayoutReport()
+    have = store.layout() if not refit else {}
+    if not have:
+        ids = list(vectors)
+        xy = layout.fit(np.stack([vectors[i] for i in ids]))
+        store.set_layout(
+            {i: (float(x), float(y)) for i, (x, y) in zip(ids, xy, strict=True)}, replace=True
+        )
+        return LayoutReport(fitted=len(ids))
+    todo = [i for i in vectors if i not in have]
+    if not todo:
+        return LayoutReport()
+    known = [i for i in have if i in vectors]
+    xy = layout.place(
+        np.stack([vectors[i] for i in todo]),
+        np.stack([vectors[i] for i in known]) if known else np.zeros((0, 1)),
+        np.asarray([have[i] for i in known], dtype=np.float32).reshape(-1, 2),
+    )
+    store.set_layout({i: (float(x), float(y)) for i, (x, y) in zip(todo, xy, strict=True)})
+    return LayoutReport(placed=len(todo))
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    x = np.asarray(vectors, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _pca2(x: np.ndarray) -> np.ndarray:
+    centered = x - x.mean(axis=0)
+    if len(x) < 2:
+        return np.zeros((len(x), 2), dtype=np.float32)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    out = centered @ vt[:2].T
+    if out.shape[1] < 2:
+        out = np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    return out.astype(np.float32)
