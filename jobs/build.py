@@ -24,7 +24,7 @@ from hierograph.jobs.components import (
     make_labeler,
     make_tree_builder,
 )
-from hierograph.llm.client import LlmClient
+from hierograph.llm.client import LlmClient, unreachable_note
 from hierograph.llm.label import structured_fields
 from hierograph.llm.paper_summaries import prepare_clustering
 from hierograph.settings import Settings
@@ -131,14 +131,15 @@ def _build(
     embedded, cached = embedder.embedded_count_, embedder.cached_count_
     paper_ids = [p.id for p in papers]
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
+    # One client for every LLM step: its usage says at the end whether the provider answered.
+    client = llm_client
+    if client is None and settings.llm != "none":
+        client = client_from_settings(settings)
     if settings.facets:
-        extractor = make_facet_extractor(settings, embedder, llm_client)
+        extractor = make_facet_extractor(settings, embedder, client)
         store.replace_facets(extractor.predict(papers, np.asarray(vectors)))
     # Paper summaries (llm_paper_summaries), then what is clustered (embedding_source): from
     # here on `vectors` are the clustering vectors; the stored ones above stay for search.
-    client = llm_client
-    if client is None and settings.llm != "none" and settings.llm_paper_summaries:
-        client = client_from_settings(settings)
     clustering = prepare_clustering(store, settings, papers, np.asarray(vectors), embedder, client)
     papers, vectors = clustering.papers, clustering.vectors
 
@@ -167,7 +168,7 @@ def _build(
 
     # An LLM may merge near-duplicate siblings and move misplaced leaves (llm_refine_budget).
     hierarchy, refined = refine_hierarchy(
-        hierarchy, papers, np.asarray(vectors), settings, getattr(labeler, "client", llm_client)
+        hierarchy, papers, np.asarray(vectors), settings, getattr(labeler, "client", client)
     )
     hierarchy, multi_labeled = SecondLeafAssigner(
         settings.multi_label_margin, settings.multi_label_min_similarity
@@ -193,7 +194,9 @@ def _build(
         cached=cached,
         multi_labeled=multi_labeled,
         ids=ids,
-        llm="; ".join(n for n in (clustering.note, labeler.usage_summary()) if n) or None,
+        llm=unreachable_note(client)
+        or "; ".join(n for n in (clustering.note, labeler.usage_summary()) if n)
+        or None,
         refined=refined.summary() if refined else None,
     )
 

@@ -33,7 +33,7 @@ from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.tree import content_id
 from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
-from hierograph.llm.label import MAX_LABEL_WORDS, _words, neutralize
+from hierograph.llm.label import MAX_LABEL_WORDS, _words, clean_label, neutralize
 
 if TYPE_CHECKING:
     from hierograph.settings import Settings
@@ -63,9 +63,7 @@ class MergeAnswer(BaseModel):
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         value = (value or "").strip().strip('"')
-        if value and len(value.split()) > MAX_LABEL_WORDS:
-            raise ValueError(f"label must be 1 to {MAX_LABEL_WORDS} words, or null")
-        return value or None
+        return clean_label(value) if value else None
 
     @field_validator("reason")
     @classmethod
@@ -467,9 +465,11 @@ class LlmRefiner:
         if self.provider_down_:
             return ["LLM error: the provider is unreachable"] * len(conversations)
 
+        def schema(key: int) -> type[MergeAnswer | MoveAnswer]:
+            return MergeAnswer if batch[key].kind == "merge" else MoveAnswer
+
         def parse(key: int, reply: str) -> MergeAnswer | MoveAnswer:
-            schema = MergeAnswer if batch[key].kind == "merge" else MoveAnswer
-            return parse_json_answer(reply, schema)
+            return parse_json_answer(reply, schema(key))
 
         hits = self.client.usage.cache_hits
         asked = ask_until_valid(
@@ -478,6 +478,7 @@ class LlmRefiner:
             parse,
             self.max_attempts,
             budget=self.budget - self.report_.calls,
+            schema=schema,
         )
         self.report_.calls += asked.calls
         self.report_.cached += self.client.usage.cache_hits - hits
@@ -534,9 +535,9 @@ class LlmRefiner:
                 + self._quote(tree, keep, papers, "first")
                 + "\n"
                 + self._quote(tree, fold, papers, "second")
-                + '\nAnswer {"merge": true or false, "label": "<name of the merged topic, at most '
-                f'{MAX_LABEL_WORDS} words, made of words from these topics>" or null, "reason": '
-                '"<one sentence>"}.'
+                + "\nAnswer with a JSON object with these keys: merge, true or false; label, the "
+                f"merged topic's name in 1 to {MAX_LABEL_WORDS} words made of words from these "
+                "topics, or null; reason, one sentence."
             )
         else:
             leaf, old, new = cand.topics
@@ -550,7 +551,8 @@ class LlmRefiner:
                 + self._quote(tree, old, papers, "current parent")
                 + "\n"
                 + self._quote(tree, new, papers, "proposed parent")
-                + '\nAnswer {"move": true or false, "reason": "<one sentence>"}.'
+                + "\nAnswer with a JSON object with these keys: move, true or false; reason, one "
+                "sentence."
             )
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
 
