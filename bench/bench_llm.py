@@ -76,11 +76,17 @@ class Server:
         if done.returncode:
             sys.exit(f"the LLM server did not start:\n{done.stdout}{done.stderr}")
         print(done.stdout.strip())
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
+        signal.signal(signal.SIGTERM, self._terminated)
         return self
 
     def __exit__(self, *exc: object) -> None:
         print(self._script("stop", str(self.port)).stdout.strip())
+
+    def _terminated(self, *_: object) -> None:
+        # Stop the server, then leave at once: an LLM call in flight would hold a clean exit.
+        self.__exit__()
+        print("stopped by SIGTERM", file=sys.stderr, flush=True)
+        os._exit(143)
 
 
 # --- recording every call ---

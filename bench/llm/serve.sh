@@ -4,7 +4,8 @@
 # bench/llm/serve.sh stop [PORT]         stop the server started by this script on PORT
 #
 # Env: VENV (default .llm/venv), N_CTX (4096), N_THREADS (default: llama.cpp's choice = nproc),
-#      NICE (default 10: the server yields the CPU to interactive work on a shared machine),
+#      NICE (default 10: the server's absolute niceness, whatever this script's own; it yields
+#      the CPU to interactive work on a shared machine without starving behind its caller's),
 #      ALIAS (model id served in /v1/models; default: file name without .gguf),
 #      LOGFILE (default /tmp/llm-server-PORT.log), WAIT_S (default 180).
 # litellm: model="openai/$ALIAS", api_base="http://127.0.0.1:PORT/v1", api_key="sk-local"
@@ -42,7 +43,9 @@ EXTRA=()
 [ -n "${N_THREADS:-}" ] && EXTRA+=(--n_threads "$N_THREADS")
 # OMP_WAIT_POLICY=PASSIVE: with the default busy-waiting OpenMP threads, generation was ~10x
 # slower whenever anything else used the CPU.
-OMP_WAIT_POLICY=PASSIVE nohup nice -n "${NICE:-10}" "$VENV/bin/python" -m llama_cpp.server \
+# nice is relative: started from a niced `make bench-llm` the server would land at 19 and starve.
+DELTA=$(( ${NICE:-10} - $(nice) )); [ "$DELTA" -lt 0 ] && DELTA=0
+OMP_WAIT_POLICY=PASSIVE nohup nice -n "$DELTA" "$VENV/bin/python" -m llama_cpp.server \
   --model "$MODEL" --model_alias "$ALIAS" \
   --host 127.0.0.1 --port "$PORT" --n_ctx "${N_CTX:-4096}" "${EXTRA[@]}" \
   >"$LOGFILE" 2>&1 &
