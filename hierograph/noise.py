@@ -51,5 +51,6 @@ def tame_litellm(litellm: ModuleType) -> None:
     error itself reaches the user as Hierograph's one-line message) unless verbose."""
     litellm.suppress_debug_info = not _verbose
     if not _verbose:
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+        litellm.set_verbose = False
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx", "openai"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)

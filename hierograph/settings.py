@@ -89,6 +89,22 @@ class Settings(BaseSettings):
     label_keywords: int = Field(5, ge=1, description="c-TF-IDF keywords kept per topic.")
     # --- LLM (labels, later facets); "none" keeps keyword labels and needs no key ---
     llm: str = Field("none", description="litellm model string, e.g. openai/gpt-4o-mini")
+    llm_api_base: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp server, "
+        "a gateway), e.g. http://127.0.0.1:8088/v1; None: litellm's default for the provider.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        None,
+        description="Key sent to the LLM provider; None: litellm reads the provider's own "
+        "variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).",
+    )
+    llm_json_mode: Literal["schema", "json_object", "off"] = Field(
+        "schema",
+        description="How JSON answers are requested: 'schema' sends the answer's JSON schema "
+        "with response_format json_object (llama.cpp, Ollama, vLLM), 'json_object' plain JSON "
+        "mode (hosted providers that refuse the schema key), 'off' none.",
+    )
     llm_concurrency: int = Field(4, ge=1)
     llm_max_attempts: int = Field(3, ge=1, description="Asks per topic before falling back.")
     llm_timeout: float = Field(60.0, gt=0)

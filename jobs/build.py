@@ -32,7 +32,7 @@ from hierograph.jobs.components import (
     make_tree_builder,
     run_client,
 )
-from hierograph.llm.client import LlmClient
+from hierograph.llm.client import LlmClient, unreachable_note
 from hierograph.llm.label import structured_fields
 from hierograph.llm.paper_summaries import prepare_clustering
 from hierograph.settings import Settings
@@ -147,6 +147,10 @@ def _build(
     embedded, cached = embedder.embedded_count_, embedder.cached_count_
     paper_ids = [p.id for p in papers]
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
+    # One client for every LLM step: its usage says at the end whether the provider answered.
+    client = llm_client
+    if client is None and settings.llm != "none":
+        client = client_from_settings(settings)
     if settings.facets:
         extractor = make_facet_extractor(settings, embedder, client)
         store.replace_facets(extractor.predict(papers, np.asarray(vectors)))
@@ -216,7 +220,9 @@ def _build(
         cached=cached,
         multi_labeled=multi_labeled,
         ids=ids,
-        llm="; ".join(n for n in (clustering.note, labeler.usage_summary()) if n) or None,
+        llm=unreachable_note(client)
+        or "; ".join(n for n in (clustering.note, labeler.usage_summary()) if n)
+        or None,
         refined=refined.summary() if refined else None,
         mapped=mapped,
     )

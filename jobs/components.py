@@ -28,11 +28,15 @@ from hierograph.settings import Settings
 
 def client_from_settings(settings: Settings) -> LlmClient:
     """The client that settings.llm names, with its cache under the home."""
+    key = settings.llm_api_key
     return LlmClient(
         settings.llm,
         cache_path=settings.llm_cache_path(),
         concurrency=settings.llm_concurrency,
         timeout=settings.llm_timeout,
+        api_base=settings.llm_api_base,
+        api_key=key.get_secret_value() if key else None,
+        json_mode=settings.llm_json_mode,
     )
 
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel, StrictBool, field_validator
 from hierograph.graph.models import Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
-from hierograph.llm.label import MAX_LABEL_WORDS, _words, neutralize
+from hierograph.llm.label import MAX_LABEL_WORDS, _words, clean_label, neutralize
 from hierograph.llm.refine_tree import RefineTree
 
 if TYPE_CHECKING:
@@ -63,9 +63,7 @@ class MergeAnswer(BaseModel):
     @classmethod
     def _short(cls, value: str | None) -> str | None:
         value = (value or "").strip().strip('"')
-        if value and len(value.split()) > MAX_LABEL_WORDS:
-            raise ValueError(f"label must be 1 to {MAX_LABEL_WORDS} words, or null")
-        return value or None
+        return clean_label(value) if value else None
 
     @field_validator("reason")
     @classmethod
@@ -311,9 +309,11 @@ class LlmRefiner:
         if self.provider_down_:
             return ["LLM error: the provider is unreachable"] * len(conversations)
 
+        def schema(key: int) -> type[MergeAnswer | MoveAnswer]:
+            return MergeAnswer if batch[key].kind == "merge" else MoveAnswer
+
         def parse(key: int, reply: str) -> MergeAnswer | MoveAnswer:
-            schema = MergeAnswer if batch[key].kind == "merge" else MoveAnswer
-            return parse_json_answer(reply, schema)
+            return parse_json_answer(reply, schema(key))
 
         hits = self.client.usage.cache_hits
         asked = ask_until_valid(
@@ -322,6 +322,7 @@ class LlmRefiner:
             parse,
             self.max_attempts,
             budget=self.budget - self.report_.calls,
+            schema=schema,
         )
         self.report_.calls += asked.calls
         self.report_.cached += self.client.usage.cache_hits - hits
@@ -378,9 +379,9 @@ class LlmRefiner:
                 + self._quote(tree, keep, papers, "first")
                 + "\n"
                 + self._quote(tree, fold, papers, "second")
-                + '\nAnswer {"merge": true or false, "label": "<name of the merged topic, at most '
-                f'{MAX_LABEL_WORDS} words, made of words from these topics>" or null, "reason": '
-                '"<one sentence>"}.'
+                + "\nAnswer with a JSON object with these keys: merge, true or false; label, the "
+                f"merged topic's name in 1 to {MAX_LABEL_WORDS} words made of words from these "
+                "topics, or null; reason, one sentence."
             )
         else:
             leaf, old, new = cand.topics
@@ -394,7 +395,8 @@ class LlmRefiner:
                 + self._quote(tree, old, papers, "current parent")
                 + "\n"
                 + self._quote(tree, new, papers, "proposed parent")
-                + '\nAnswer {"move": true or false, "reason": "<one sentence>"}.'
+                + "\nAnswer with a JSON object with these keys: move, true or false; reason, one "
+                "sentence."
             )
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": body}]
 

@@ -197,7 +197,7 @@ def test_ungrounded_or_malformed_labels_are_rejected():
 
 
 def test_build_without_a_key_keeps_keyword_labels(
-    built_corpus, embedding_cache, tmp_path, monkeypatch
+    built_corpus, embedding_cache, tmp_path, monkeypatch, capfd
 ):
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -209,4 +209,9 @@ def test_build_without_a_key_keeps_keyword_labels(
         labels = {t.id: t.label for t in store.topics()}
         expected = {t.id: t.label for t in source.topics()}
     assert labels == expected
-    assert "0 calls" in report.llm and "failures" in report.llm
+    # One line: what could not be reached and why; no litellm banner around it.
+    assert "\n" not in report.llm
+    assert report.llm.startswith("LLM openai/gpt-4o-mini could not be reached (")
+    assert "OPENAI_API_KEY" in report.llm
+    out = capfd.readouterr()
+    assert "Give Feedback" not in out.out + out.err and "LiteLLM" not in out.out + out.err

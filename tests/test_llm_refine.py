@@ -65,17 +65,21 @@ def first_keyword(messages) -> str:
     return re.search(r"^Keywords: ([^,\n]+)", user, re.MULTILINE).group(1).strip()
 
 
+def is_merge(messages) -> bool:
+    return "Should they become one topic?" in messages[1]["content"]
+
+
 def agree(messages) -> str:
     """A model that accepts every proposal; a merge is named after the first topic's first
     keyword, a word its papers use."""
-    if '"merge"' in messages[1]["content"]:
+    if is_merge(messages):
         label = first_keyword(messages).title()
         return json.dumps({"merge": True, "label": label, "reason": "The same subject."})
     return json.dumps({"move": True, "reason": "It belongs with the other subtopics."})
 
 
 def refuse(messages) -> str:
-    key = "merge" if '"merge"' in messages[1]["content"] else "move"
+    key = "merge" if is_merge(messages) else "move"
     return json.dumps({key: False, "label": None, "reason": "They differ in method."})
 
 
