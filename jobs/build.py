@@ -147,10 +147,6 @@ def _build(
     embedded, cached = embedder.embedded_count_, embedder.cached_count_
     paper_ids = [p.id for p in papers]
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
-    # One client for every LLM step: its usage says at the end whether the provider answered.
-    client = llm_client
-    if client is None and settings.llm != "none":
-        client = client_from_settings(settings)
     if settings.facets:
         extractor = make_facet_extractor(settings, embedder, client)
         store.replace_facets(extractor.predict(papers, np.asarray(vectors)))
