@@ -1,4 +1,6 @@
-"""Keyword labels: c-TF-IDF among siblings, so each topic is named by what sets it apart."""
+"""Keyword labels: c-TF-IDF among siblings, so each topic is named by what sets it apart.
+The default labeler names topics with phrases instead (`phrase_label.py`); this one stays as
+the baseline the label benchmark compares against (bench/bench_labels.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
@@ -74,6 +77,14 @@ class Label:
     label: str
     summary: str
     keywords: list[str]
+
+
+class TreeLabeler(Protocol):
+    """What the build and the LLM labeler need of a labeler without an LLM."""
+
+    def fit(self, papers: Sequence[Any], vectors: Any) -> Any: ...
+
+    def label_tree(self, root: Node) -> dict[int, Label]: ...
 
 
 class KeywordLabeler:
