@@ -1,7 +1,7 @@
 """Benchmark topic names without an LLM: phrase labels (the default) against the old keyword
 labels, on the same embeddings and the same tree. Per corpus: labeling time (fit + label the
 tree), label fit and AMI against the gold sets in ../shared/gold, sibling label similarity,
-and the names of the top levels. Writes bench/out/labels.json and bench/out/labels.png.
+and the names of the top levels. Writes bench/out/labels.json and bench/out/labels.html.
 
     python bench/bench_labels.py [--sets demo an-dev reward-hacking arxiv-2000]
 
@@ -82,7 +82,7 @@ def run_set(name: str) -> dict[str, Any]:
         ids = [p.id for p in papers]
         store.set_embeddings(dict(zip(ids, vectors, strict=True)))
         start = time.perf_counter()
-        tree = make_tree_builder(settings).fit(vectors)
+        root = _tree(home / "tree.pkl", ids, lambda: make_tree_builder(settings).fit(vectors).root_)
         result["papers"] = len(papers)
         result["cluster_s"] = round(time.perf_counter() - start, 2)
         gold = load_gold(gold_path) if gold_path else None
@@ -95,9 +95,9 @@ def run_set(name: str) -> dict[str, Any]:
                 labeler = PhraseLabeler(embedder.encode, n_keywords=settings.label_keywords)
                 labeler.fit(papers, vectors)
             fit_s = time.perf_counter() - start
-            labels = labeler.label_tree(tree.root_)
+            labels = labeler.label_tree(root)
             label_s = time.perf_counter() - start - fit_s
-            store.replace_hierarchy(with_sizes(to_hierarchy(tree.root_, ids, _Fixed(labels))))
+            store.replace_hierarchy(with_sizes(to_hierarchy(root, ids, _Fixed(labels))))
             sibling, coherence = intrinsic_scores(store, embedder.encode)
             row: dict[str, Any] = {
                 "fit_s": round(fit_s, 2),
@@ -115,6 +115,19 @@ def run_set(name: str) -> dict[str, Any]:
                 row["categories"] = [vars(c) for c in fit.categories]
             result[kind] = row
     return result
+
+
+def _tree(path: Path, ids: list[str], grow: Any) -> Any:
+    """The tree grown once per set and kept beside its home: relabeling runs skip UMAP."""
+    import pickle
+
+    if path.exists():
+        saved_ids, root = pickle.loads(path.read_bytes())
+        if saved_ids == ids:
+            return root
+    root = grow()
+    path.write_bytes(pickle.dumps((ids, root)))
+    return root
 
 
 def _names(store: Any, depth: int) -> list[str]:
@@ -136,26 +149,21 @@ def _names(store: Any, depth: int) -> list[str]:
 
 
 def _plot(results: list[dict[str, Any]], path: Path) -> str:
-    import importlib.util
-
-    if not importlib.util.find_spec("matplotlib"):
-        return "plot skipped: matplotlib is not installed"
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Label fit per gold set, keyword vs phrase labels, as plotly HTML (opens offline)."""
+    import plotly.graph_objects as go
 
     scored = [r for r in results if "label_fit" in r["phrase"]]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    xs = range(len(scored))
-    for offset, kind in ((-0.2, "keyword"), (0.2, "phrase")):
-        ax.bar([x + offset for x in xs], [r[kind]["label_fit"] for r in scored], 0.4, label=kind)
-    ax.axhline(0.55, color="grey", linestyle="--", linewidth=1, label="goal 0.55")
-    ax.set_xticks(list(xs), [r["set"] for r in scored])
-    ax.set_ylabel("label fit")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=kind, x=[r["set"] for r in scored], y=[r[kind]["label_fit"] for r in scored]
+            )
+            for kind in ("keyword", "phrase")
+        ]
+    )
+    fig.add_hline(y=0.55, line_dash="dash", annotation_text="goal 0.55")
+    fig.update_layout(barmode="group", yaxis_title="label fit", title="Topic names vs gold names")
+    fig.write_html(path)
     return f"plot: {path}"
 
 
@@ -188,10 +196,12 @@ def main() -> None:
     console = Console()
     console.print(table)
     for r in results:
-        console.print(f"[bold]{r['set']}[/bold] phrase names:", ", ".join(r["phrase"]["names"][:12]))
+        console.print(
+            f"[bold]{r['set']}[/bold] phrase names:", ", ".join(r["phrase"]["names"][:12])
+        )
     out = OUT / "labels.json"
     out.write_text(json.dumps({"load_average": load, "results": results}, indent=1))
-    console.print(f"wrote {out}; " + _plot(results, OUT / "labels.png"))
+    console.print(f"wrote {out}; " + _plot(results, OUT / "labels.html"))
 
 
 if __name__ == "__main__":

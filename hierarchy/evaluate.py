@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from sklearn.metrics import (
 from hierograph.graph.ids import arxiv_id_of, title_key
 from hierograph.graph.models import Topic
 from hierograph.graph.store import GraphStore
+
+_NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[·.:)\-–—]?|[IVX]+\s*[·.:)\-–—])\s+")
 
 
 class GoldRecord(BaseModel):
@@ -160,6 +163,12 @@ class LabelFitReport:
     categories: list[CategoryFit]
 
 
+def category_name(text: str) -> str:
+    """A gold category's name without its outline number ("5 · Mitigation" -> "Mitigation"):
+    the number is the list's order, not part of what experts call the category."""
+    return _NUMBERING.sub("", text).strip() or text
+
+
 def label_fit(
     store: GraphStore,
     gold: Sequence[GoldRecord],
@@ -192,7 +201,7 @@ def label_fit(
         f1, tid = max(
             (2 * len(papers & got) / (len(papers) + len(got)), tid) for tid, got in below.items()
         )
-        rows.append((path[-1], len(papers), tid, f1))
+        rows.append((category_name(path[-1]), len(papers), tid, f1))
     if not rows:
         return LabelFitReport(0.0, [])
     names = embed([r[0] for r in rows])

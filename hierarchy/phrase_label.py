@@ -217,27 +217,31 @@ class PhraseLabeler:
         for i, node in enumerate(siblings):
             if node.children:  # a parent is named from what its children share
                 share = (self._coverage(node.children) > 0.05).mean(axis=0)
-                stat[i] *= 0.5 + 0.5 * share
+                stat[i] *= share
         stat[:, ~self.eligible_] = 0.0
         if taken:
             stat[:, sorted(taken)] = 0.0
-        scored = [self._score(i, siblings, stat) for i in range(len(siblings))]
+        orders = [
+            [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0]
+            for row in stat
+        ]
+        self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
+        scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
         return self._assign(siblings, scored, stat)
 
-    def _score(self, i: int, siblings: Sequence[Node], stat: np.ndarray) -> list[tuple[int, float]]:
-        """The shortlist of topic i, rescored by cosine to its centroid (KeyBERT-style)."""
-        row = stat[i]
-        order = [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0]
+    def _score(self, row: np.ndarray, order: list[int], node: Node) -> list[tuple[int, float]]:
+        """A topic's shortlist rescored by cosine to its centroid (KeyBERT-style), best first."""
         if not order:
             return []
         scores = row[order] / row[order[0]]
         if self.embed is not None:
-            centroid = unit_rows(self.vectors_[siblings[i].members].mean(axis=0, keepdims=True))
+            centroid = unit_rows(self.vectors_[node.members].mean(axis=0, keepdims=True))
             scores = scores + self.similarity_weight * (self._phrase_matrix(order) @ centroid[0])
-        ranked = sorted(zip(order, scores.tolist(), strict=True), key=lambda kv: -kv[1])
-        return ranked
+        return sorted(zip(order, scores.tolist(), strict=True), key=lambda kv: -kv[1])
 
     def _phrase_matrix(self, keys: Sequence[int]) -> np.ndarray:
+        if not keys:
+            return np.zeros((0, self.vectors_.shape[1]), dtype=np.float32)
         missing = [k for k in keys if k not in self._phrase_vectors]
         if missing and self.embed is not None:
             vecs = unit_rows(np.asarray(self.embed([self.counts_.display[k] for k in missing])))

