@@ -43,9 +43,11 @@ def modality_from_categories(categories: list[str]) -> str | None:
     return None
 
 
-def score(truth: dict[str, str], predicted: dict[str, str]) -> dict[str, Any]:
+def score(truth: dict[str, str], predicted: dict[str, str], same: Any = None) -> dict[str, Any]:
+    """`same(a, b)`: whether a prediction counts as the truth (default: equal)."""
+    same = same or (lambda a, b: a == b)
     answered = [p for p in truth if p in predicted]
-    right = sum(predicted[p] == truth[p] for p in answered)
+    right = sum(same(predicted[p], truth[p]) for p in answered)
     confusion = Counter(f"{truth[p]} -> {predicted.get(p, 'unknown')}" for p in truth)
     return {
         "papers": len(truth),
@@ -55,6 +57,11 @@ def score(truth: dict[str, str], predicted: dict[str, str]) -> dict[str, Any]:
         "truth": dict(Counter(truth.values())),
         "confusion": dict(confusion.most_common()),
     }
+
+
+def _visual_same(predicted: str, truth: str) -> bool:
+    visual = {"vision", "vision-language"}
+    return predicted == truth or (truth == "vision" and predicted in visual)
 
 
 def main() -> None:
@@ -86,6 +93,9 @@ def main() -> None:
         got[f.dimension][f.paper_id] = f.value
     results = {
         "modality": score(modality_truth, got["modality"]),
+        # arXiv files many VLM papers under cs.CV alone: categories cannot tell vision from
+        # vision-language there, so this row counts either as right for a visual paper.
+        "modality (visual merged)": score(modality_truth, got["modality"], _visual_same),
         "contribution": score(contribution_truth, got["contribution"]),
     }
     load = os.getloadavg()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 
 TITLE_WEIGHT = 3.0
-Rule = tuple[str, re.Pattern[str], float]
+# (value, pattern, weight, where): where is "both", or "title" for cues that only a title
+# makes meaningful (a question title is a study; "is" in an abstract says nothing).
+Rule = tuple[str, re.Pattern[str], float] | tuple[str, re.Pattern[str], float, str]
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -22,7 +24,8 @@ def _rx(pattern: str) -> re.Pattern[str]:
 # "Speech" only when it means spoken audio: hate speech and part-of-speech tags are text.
 _SPEECH = (
     r"(?<!hate )(?<!free )(?<!part-of-)(?<!part of )(?<!figures of )(?<!figure of )"
-    r"\bspeech\b(?! act)"
+    r"(?<!toxic )(?<!uncivil )(?<!intolerant )(?<!offensive )(?<!harmful )(?<!hateful )"
+    r"(?<!freedom of )(?<!reported )(?<!direct )\bspeech\b(?! acts?\b)"
 )
 
 MODALITY_RULES: list[Rule] = [
@@ -30,7 +33,7 @@ MODALITY_RULES: list[Rule] = [
     (
         "speech",
         _rx(
-            r"\b(spoken|audio|acoustic|asr|tts|text-to-speech|voice|music\w*|sound|waveform"
+            r"\b(spoken|audio|acoustic|asr|tts|text-to-speech|voice|music\w*|waveform"
             r"|phonem\w+|speaker (?:verification|recognition|diarization))\b"
         ),
         2.0,
@@ -67,10 +70,10 @@ MODALITY_RULES: list[Rule] = [
     (
         "other",
         _rx(
-            r"\b(robot\w*|manipulation|locomotion|molecul\w+|proteins?|eeg|fmri|genom\w+|dna"
-            r"|rna|time[- ]series|tabular|graph neural networks?|wireless|antenna\w*"
-            r"|power (?:grid|system)s?|sensor\w*|physics|chemi\w+|materials?|traffic"
-            r"|trajector\w+|control(?:ler)?s?|autonomous driving|drones?|uav\w*)\b"
+            r"\b(robot\w*|locomotion|molecul\w+|proteins?|eeg|fmri|genom\w+|dna|rna"
+            r"|time[- ]series|tabular|graph neural networks?|wireless|antenna\w*"
+            r"|power (?:grid|system)s?|physics|chemi\w+|crystal\w*|traffic"
+            r"|autonomous driving|drones?|uav\w*|lidar|embodied)\b"
         ),
         1.5,
     ),
@@ -79,16 +82,17 @@ MODALITY_RULES: list[Rule] = [
 CONTRIBUTION_RULES: list[Rule] = [
     ("survey", _rx(r"\b(a survey|survey(?:ing)? of|survey on|review of|systematic review)\b"), 4),
     ("survey", _rx(r"\b(this survey|we survey|we review|comprehensive (?:review|overview))\b"), 3),
-    ("survey", _rx(r"\b(survey|overview|review|taxonomy|opportunities and challenges)\b"), 1),
+    ("survey", _rx(r"\b(survey|overview|review|opportunities and challenges)\b"), 1),
     ("position", _rx(r"\b(position paper|this (?:paper|essay|work) argues|we argue that)\b"), 4),
     ("position", _rx(r"\b(we call for|calls? for|should|must|rethink\w*)\b"), 0.5),
+    # Method papers report results "on four benchmarks": a mention is weak evidence, a title
+    # that names a benchmark or dataset is strong.
+    ("benchmark or dataset", _rx(r"\b(benchmark|dataset|corpus|test suite)s?\b"), 0.3),
     (
         "benchmark or dataset",
-        _rx(
-            r"\b(benchmark\w*|datasets?|corpus|arena|test suite|evaluation suite|leaderboard"
-            r"|\w+bench|\w+eval|\w+qa)\b"
-        ),
-        1.0,
+        _rx(r"\b(benchmark\w*|datasets?|corpus|\w*arena|leaderboard|\w+bench|\w+eval|\w+qa)\b"),
+        1.5,
+        "title",
     ),
     (
         "benchmark or dataset",
@@ -101,21 +105,32 @@ CONTRIBUTION_RULES: list[Rule] = [
     (
         "system or tool",
         _rx(
-            r"\b(technical report|toolkit|toolbox|open-source (?:library|platform|system|tool)"
-            r"|library|platform|deployed|deployment in production|software)\b"
+            r"\b(toolkit|toolbox|open-source (?:library|platform|system|tool|toolkit)"
+            r"|python (?:library|package)|deployed in production)\b"
         ),
         1.5,
     ),
+    ("system or tool", _rx(r"\b(technical report|tech report)\b"), 4.0),
     (
         "analysis or empirical study",
         _rx(
             r"\b(empirical(?:ly)? (?:study|analysis|evaluation|investigation)|we investigate"
             r"|we analy[sz]e|we examine|we study|this study|we find that|our findings"
             r"|we (?:show|reveal|observe) that|case study|systematic(?:ally)? (?:evaluat|analy)"
-            r"\w*|understanding|investigating|revisiting|rethinking|evaluating|an analysis"
-            r"|do(?:es)? |are |is |can |when |why |how |what )\b"
+            r"\w*|an analysis)\b"
         ),
         1.0,
+    ),
+    (
+        "analysis or empirical study",
+        _rx(
+            r"^(?:[^:]*:\s*)?(?:understanding|investigating|revisiting|rethinking|evaluating"
+            r"|exploring|characteri[sz]ing|on the|do|does|are|is|can|when|why|how|what|which"
+            r"|to what)\b|\?"
+            r"|\b(analysis|study|evidence|investigation|lessons|comparative evaluation)\b"
+        ),
+        1.0,
+        "title",
     ),
     (
         "method",
@@ -127,7 +142,19 @@ CONTRIBUTION_RULES: list[Rule] = [
         2.0,
     ),
     ("method", _rx(r"\b(novel|outperform\w*|state-of-the-art|improves?|achiev\w+)\b"), 0.5),
-    ("method", re.compile(r"^[A-Z][\w-]*[A-Z][\w-]*:"), 1.0),  # "SafeThink: …" names a thing
+    ("method", _rx(r"\bwe propose\b"), 1.0),
+    (
+        "method",
+        _rx(
+            r"^(?:[^:]*:\s*)?(?:mitigating|improving|enhancing|boosting|towards?|learning"
+            r"|optimizing|aligning|scaling|accelerating|training|steering|guiding|defending"
+            r"|detecting|reducing|helping|leveraging|bridging|unlocking|teaching)\b"
+            r"|\b(via|through|using|with)\b"
+        ),
+        1.0,
+        "title",
+    ),
+    ("method", re.compile(r"^[A-Z][\w-]*[A-Z][\w-]*:"), 1.0, "title"),  # "SafeThink: …"
 ]
 
 RULES: dict[str, list[Rule]] = {"modality": MODALITY_RULES, "contribution": CONTRIBUTION_RULES}
@@ -136,8 +163,10 @@ RULES: dict[str, list[Rule]] = {"modality": MODALITY_RULES, "contribution": CONT
 def cue_scores(dimension: str, title: str, abstract: str) -> dict[str, float]:
     """Evidence per value from the title and abstract (empty for dimensions without rules)."""
     scores: dict[str, float] = {}
-    for value, pattern, weight in RULES.get(dimension, []):
-        hits = len(pattern.findall(title)) * TITLE_WEIGHT + len(pattern.findall(abstract))
+    for value, pattern, weight, *where in RULES.get(dimension, []):
+        hits = len(pattern.findall(title)) * TITLE_WEIGHT
+        if where != ["title"]:
+            hits += len(pattern.findall(abstract))
         if hits:
             scores[value] = scores.get(value, 0.0) + weight * hits
     return scores

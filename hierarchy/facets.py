@@ -59,13 +59,17 @@ PROTOTYPES: dict[str, dict[str, list[str]]] = {
             "Speech synthesis, audio and music generation.",
         ],
         "other": [
-            "Robotics, control and autonomous agents acting in the physical world.",
+            "Robots acting in the physical world: manipulation, locomotion and navigation.",
             "Biological sequences, molecules, graphs, time series or tabular data.",
         ],
     },
 }
 OPEN_DIMENSIONS = ("problem", "technique")
 MIN_CALIBRATION = 10  # papers needed before per-value similarity means are meaningful
+# How far the embedding classifier's best value must lead the second (calibrated cosine) to
+# count. On the arXiv benchmark (bench/bench_facets.py) its modality calls without cues were
+# right less than half the time, so modality needs a lead only clear cases have.
+MIN_MARGIN = {"contribution": 0.04, "modality": 0.08}
 
 Contribution = Literal[
     "method",
@@ -88,11 +92,11 @@ class EmbeddingFacetClassifier:
         self,
         embed: Callable[[list[str]], np.ndarray],
         prototypes: dict[str, dict[str, list[str]]] = PROTOTYPES,
-        min_margin: float = 0.04,
+        min_margin: dict[str, float] | None = None,
     ) -> None:
         self.embed = embed
         self.prototypes = prototypes
-        self.min_margin = min_margin
+        self.min_margin = min_margin or MIN_MARGIN
 
     def fit(self) -> EmbeddingFacetClassifier:
         self.values_: dict[str, list[str]] = {}
@@ -136,7 +140,7 @@ class EmbeddingFacetClassifier:
             )
         order = np.argsort(-rel)
         best, second = int(order[0]), int(order[1])
-        if rel[best] - rel[second] < self.min_margin:
+        if rel[best] - rel[second] < self.min_margin.get(dimension, 0.04):
             return None
         return Facet(
             paper_id=paper.id,

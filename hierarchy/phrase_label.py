@@ -2,8 +2,10 @@
 words from its papers ("Jailbreak attacks", "Machine translation"), not a list of keywords.
 
 Scoring step of the phrase labeler (candidates come from `phrases.py`):
-1. c-TF-IDF among siblings over papers that use a phrase (a paper counts once, a title use
-   counts again), times the phrase's corpus idf: what is common here and rare next door.
+1. Class-based TF-IDF among siblings: the share of the topic's papers that use a phrase (a
+   paper counts once, a title use counts again) times the share of the phrase's use among the
+   siblings that falls in this topic, times the phrase's idf in the whole collection: what is
+   common here and rare next door.
    A parent's score is weighted by how many of its children use the phrase, so a parent is
    named from what its children share.
 2. The best candidates are embedded (KeyBERT-style) and scored again by cosine to the topic's
@@ -211,16 +213,19 @@ class PhraseLabeler:
         self, siblings: Sequence[Node], taken: set[int]
     ) -> list[tuple[Label, set[int]]]:
         cov = self._coverage(siblings)
-        spread = cov.sum(axis=0)
-        idf_siblings = np.log(1.0 + cov.shape[0] / np.maximum(spread, 1e-9))
-        stat = cov * idf_siblings * self.idf_
-        for i, node in enumerate(siblings):
-            if node.children:  # a parent is named from what its children share
-                share = (self._coverage(node.children) > 0.05).mean(axis=0)
-                stat[i] *= share
+        # Exclusivity: the share of the phrase's use (among siblings) that falls in this topic.
+        exclusive = cov / np.maximum(cov.sum(axis=0, keepdims=True), 1e-9)
+        stat = cov * exclusive * self.idf_
         stat[:, ~self.eligible_] = 0.0
         if taken:
             stat[:, sorted(taken)] = 0.0
+        for i, node in enumerate(siblings):
+            if node.children:  # a parent is named from what its children share
+                used = (self._coverage(node.children) > 0.05).sum(axis=0)
+                shared = stat[i] * used / len(node.children)
+                # A phrase only one child uses would be that child's name, not the parent's.
+                shared[used < 2] = 0.0
+                stat[i] = shared if shared.max() > 0 else stat[i] / len(node.children)
         orders = [
             [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0]
             for row in stat
@@ -261,13 +266,13 @@ class PhraseLabeler:
             ranked = scored[i]
             name_key = next((k for k, _ in ranked if self._display(k).lower() not in used), None)
             if name_key is None:
-                name = self._fallback(stat[i], used)
+                name = self._fallback(siblings[i], used)
                 keys: set[int] = set()
             else:
                 name = self._display(name_key)
                 keys = self._parts(name_key)
             used.add(name.lower())
-            keywords = self._keywords(ranked, name_key)
+            keywords = self._keywords(ranked, name_key) or [name]
             out[i] = (
                 Label(name, self._summary(siblings[i].members), keywords),
                 keys,
@@ -301,12 +306,10 @@ class PhraseLabeler:
             picked.append(rest[int(np.argmax(mmr))])
         return [self.counts_.display[k] for k in picked]
 
-    def _fallback(self, row: np.ndarray, used: set[str]) -> str:
-        """No nameable phrase left: the topic's most common phrase, numbered if taken."""
-        base = "Other papers"
-        for k in np.argsort(-row, kind="stable")[:1]:
-            if row[k] > 0:
-                base = self._display(int(k))
+    def _fallback(self, node: Node, used: set[str]) -> str:
+        """No nameable phrase left: the phrase most of its papers use, numbered if taken."""
+        hits = np.asarray(self.text_[node.members].sum(axis=0)).ravel()
+        base = self._display(int(np.argmax(hits))) if hits.size and hits.max() > 0 else "Other"
         name, n = base, 2
         while name.lower() in used:
             name, n = f"{base} ({n})", n + 1

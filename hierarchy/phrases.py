@@ -140,15 +140,18 @@ class PhraseExtractor:
         titles = [strip_markup(t) for t in titles]
         abstracts = [strip_markup(a) for a in abstracts]
         lemma: dict[str, str] = {}
+        nouns: set[str] = set()
         classes: dict[str, Counter[str]] = defaultdict(Counter)
         candidates: set[tuple[str, ...]] = set()
         for doc in _nlp().pipe((_soften_case(t) for t in titles), batch_size=256):
             words = _merge_hyphens(doc)
             for word, tag, lem in words:
                 lemma.setdefault(word.lower(), lem)
+                if tag in _NOUN_TAGS:
+                    nouns.add(lem.lower())
                 classes[word.lower()][_word_class(tag)] += 1
             candidates.update(self._noun_phrases(words))
-        normalize = _Normalizer(lemma)
+        normalize = _Normalizer(lemma, nouns)
         keys = {tuple(normalize(w) for w in phrase) for phrase in candidates}
         word_class = {w: c.most_common(1)[0][0] for w, c in classes.items()}
         keys |= self._abstract_phrases(normalize, abstracts, word_class)
@@ -241,24 +244,23 @@ class PhraseExtractor:
 
 
 class _Normalizer:
-    """A word's key: its lemma where the tagger gave one, else its singular by rule, and a
-    verb form (jailbreaking) folded into its stem when that stem is itself a known word."""
+    """A word's key: a verb form (jailbreaking) folded into its stem when that stem is a noun
+    the titles use (jailbreak); else its lemma where the tagger gave one; else its singular by
+    rule. The -ing rule goes first because the lemmatizer guesses unknown verbs wrong
+    ("jailbreaking" -> "jailbreake")."""
 
-    def __init__(self, lemma: dict[str, str]) -> None:
+    def __init__(self, lemma: dict[str, str], nouns: set[str]) -> None:
         self.lemma = {w: lem.lower() for w, lem in lemma.items()}
-        self.known = set(self.lemma.values())
+        self.nouns = nouns
         self.cache: dict[str, str] = {}
 
     def __call__(self, word: str) -> str:
         if (hit := self.cache.get(word)) is not None:
             return hit
         key = self.lemma.get(word) or singular(word)
-        if key.endswith("ing") and len(key) > 6:
-            stem = key[:-3]
-            for base in (stem, stem + "e", stem[:-1]):
-                if base in self.known:
-                    key = base
-                    break
+        if word.endswith("ing") and len(word) > 6:
+            stem = word[:-3]
+            key = next((b for b in (stem, stem + "e", stem[:-1]) if b in self.nouns), key)
         self.cache[word] = key
         return key
 
