@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from sklearn.metrics import (
 from hierograph.graph.ids import arxiv_id_of, title_key
 from hierograph.graph.models import Topic
 from hierograph.graph.store import GraphStore
+
+_NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*\s*[·.:)\-–—]?|[IVX]+\s*[·.:)\-–—])\s+")
 
 
 class GoldRecord(BaseModel):
@@ -137,6 +140,79 @@ def evaluate(store: GraphStore, gold: Sequence[GoldRecord], gold_depth: int = 1)
         one_subtree_share=_one_subtree_share(papers, truth, leaf_of, by_id),
         sizes=size_distribution(topics),
     )
+
+
+@dataclass
+class CategoryFit:
+    """One gold category, the topic that overlaps it best, and how alike their names are."""
+
+    category: str
+    papers: int
+    topic_id: str
+    topic_label: str
+    f1: float
+    cosine: float
+
+
+@dataclass
+class LabelFitReport:
+    """Size-weighted mean cosine between each gold category's name and the label of its
+    best-overlapping topic (any level): do the names say what experts would call the topics?"""
+
+    score: float
+    categories: list[CategoryFit]
+
+
+def category_name(text: str) -> str:
+    """A gold category's name without its outline number ("5 · Mitigation" -> "Mitigation"):
+    the number is the list's order, not part of what experts call the category."""
+    return _NUMBERING.sub("", text).strip() or text
+
+
+def label_fit(
+    store: GraphStore,
+    gold: Sequence[GoldRecord],
+    embed,  # noqa: ANN001 - texts -> unit vectors (the build's embedder)
+    gold_depth: int = 1,
+    min_papers: int = 5,
+) -> LabelFitReport:
+    """For each gold category (first `gold_depth` path elements) with at least `min_papers`
+    papers in the tree: the non-root topic whose papers (its subtree's, by primary topic)
+    overlap the category's best by F1, and the cosine of that topic's label with the category's
+    name (the path's last element)."""
+    matched = match_gold(store, gold)
+    leaf_of = _primary_leaf(store)
+    topics = store.topics()
+    by_id = {t.id: t for t in topics}
+    below: dict[str, set[str]] = defaultdict(set)
+    for pid, leaf in leaf_of.items():
+        topic = by_id.get(leaf)
+        while topic is not None and topic.parent:
+            below[topic.id].add(pid)
+            topic = by_id.get(topic.parent)
+    members: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for pid, path in matched.items():
+        if pid in leaf_of:
+            members[tuple(path[:gold_depth])].add(pid)
+    rows = []
+    for path, papers in sorted(members.items()):
+        if len(papers) < min_papers or not below:
+            continue
+        f1, tid = max(
+            (2 * len(papers & got) / (len(papers) + len(got)), tid) for tid, got in below.items()
+        )
+        rows.append((category_name(path[-1]), len(papers), tid, f1))
+    if not rows:
+        return LabelFitReport(0.0, [])
+    names = embed([r[0] for r in rows])
+    labels = embed([by_id[r[2]].label for r in rows])
+    fits = [
+        CategoryFit(name, n, tid, by_id[tid].label, round(f1, 4), round(float(a @ b), 4))
+        for (name, n, tid, f1), a, b in zip(rows, names, labels, strict=True)
+    ]
+    weights = np.array([f.papers for f in fits], dtype=float)
+    score = float(np.average([f.cosine for f in fits], weights=weights))
+    return LabelFitReport(round(score, 4), fits)
 
 
 def _purity(truth: Sequence[str], clusters: Sequence[str]) -> float:

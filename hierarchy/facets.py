@@ -5,7 +5,6 @@ the open dimensions (research problem, technique)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -13,12 +12,13 @@ import numpy as np
 
 from hierograph.graph.models import Facet, Paper
 from hierograph.hierarchy.cluster import unit_rows
+from hierograph.hierarchy.facet_cues import DECIDERS, cue_scores
 
 PROTOTYPES: dict[str, dict[str, list[str]]] = {
     "contribution": {
         "method": [
             "We propose a new method that outperforms prior approaches.",
-            "We introduce a novel algorithm and training objective.",
+            "We introduce a novel algorithm, model architecture and training objective.",
         ],
         "benchmark or dataset": [
             "We introduce a new benchmark to evaluate models.",
@@ -42,23 +42,34 @@ PROTOTYPES: dict[str, dict[str, list[str]]] = {
         ],
     },
     "modality": {
-        "text LLM": [
+        "text": [
             "Large language models trained on text, instruction tuning and chat assistants.",
+            "Natural language processing of sentences and documents.",
+        ],
+        "vision": [
+            "Computer vision: images, video, object detection and segmentation.",
+            "Image generation with diffusion models.",
         ],
         "vision-language": [
             "Vision-language models for images and captions, visual question answering.",
+            "Multimodal large language models that read images and text.",
         ],
-        "multimodal": [
-            "Multimodal models over images, video, audio and text together.",
+        "speech": [
+            "Automatic speech recognition and spoken language audio models.",
+            "Speech synthesis, audio and music generation.",
         ],
-        "speech": ["Speech recognition and spoken language audio models."],
         "other": [
-            "Biological sequences, molecules, graphs, robotics or tabular data.",
+            "Robots acting in the physical world: manipulation, locomotion and navigation.",
+            "Biological sequences, molecules, graphs, time series or tabular data.",
         ],
     },
 }
 OPEN_DIMENSIONS = ("problem", "technique")
 MIN_CALIBRATION = 10  # papers needed before per-value similarity means are meaningful
+# How far the embedding classifier's best value must lead the second (calibrated cosine) to
+# count. On the arXiv benchmark (bench/bench_facets.py) its modality calls without cues were
+# right less than half the time, so modality needs a lead only clear cases have.
+MIN_MARGIN = {"contribution": 0.04, "modality": 0.08}
 
 Contribution = Literal[
     "method",
@@ -68,32 +79,24 @@ Contribution = Literal[
     "position",
     "system or tool",
 ]
-Modality = Literal["text LLM", "vision-language", "multimodal", "speech", "other"]
-
-
-# Cues that settle a closed value outright; MiniLM embeddings capture a paper's subject far
-# better than its genre, so "A Survey of …" must not be left to them.
-TITLE_CUES: dict[str, list[tuple[str, re.Pattern[str]]]] = {
-    "contribution": [
-        ("survey", re.compile(r"\b(survey|review|overview)\b", re.I)),
-        ("benchmark or dataset", re.compile(r"\b(benchmark\w*|dataset|corpus)\b", re.I)),
-        ("system or tool", re.compile(r"\b(technical report|toolkit|library)\b", re.I)),
-        ("position", re.compile(r"\b(position paper|why .* must|we argue)\b", re.I)),
-    ],
-}
+Modality = Literal["text", "vision", "vision-language", "speech", "other"]
 
 
 class EmbeddingFacetClassifier:
-    """Zero-shot: each value is the mean embedding of its prototype descriptions; a paper gets
-    the value it is most similar to, scored by that cosine."""
+    """Cue rules first (facet_cues.py: what the title and abstract say outright), then the
+    zero-shot embedding classifier: each value is the mean embedding of its prototype
+    descriptions, calibrated per value. A paper whose evidence is weak or tied gets no value
+    for that dimension ("unknown"), never a guess."""
 
     def __init__(
         self,
         embed: Callable[[list[str]], np.ndarray],
         prototypes: dict[str, dict[str, list[str]]] = PROTOTYPES,
+        min_margin: dict[str, float] | None = None,
     ) -> None:
         self.embed = embed
         self.prototypes = prototypes
+        self.min_margin = min_margin or MIN_MARGIN
 
     def fit(self) -> EmbeddingFacetClassifier:
         self.values_: dict[str, list[str]] = {}
@@ -106,6 +109,7 @@ class EmbeddingFacetClassifier:
         return self
 
     def predict(self, papers: Sequence[Paper], vectors: np.ndarray) -> list[Facet]:
+        """At most one facet per paper and dimension; none where the classifier is unsure."""
         X = unit_rows(np.asarray(vectors, dtype=np.float32))
         facets = []
         for dimension, centroids in self.centroids_.items():
@@ -114,20 +118,37 @@ class EmbeddingFacetClassifier:
             # paper with the collection's mean similarity per value removes that bias.
             relative = sims - sims.mean(axis=0) if len(X) >= MIN_CALIBRATION else sims
             for paper, row, rel in zip(papers, sims, relative, strict=True):
-                cue = next(
-                    (v for v, rx in TITLE_CUES.get(dimension, []) if rx.search(paper.title)), None
-                )
-                best = int(np.argmax(rel))
-                facets.append(
-                    Facet(
-                        paper_id=paper.id,
-                        dimension=dimension,
-                        value=cue or self.values_[dimension][best],
-                        score=1.0 if cue else round(float(row[best]), 6),
-                        origin="rule" if cue else "embedding",
-                    )
-                )
+                facet = self._decide(dimension, paper, row, rel)
+                if facet is not None:
+                    facets.append(facet)
         return facets
+
+    def _decide(
+        self, dimension: str, paper: Paper, row: np.ndarray, rel: np.ndarray
+    ) -> Facet | None:
+        names = self.values_[dimension]
+        cues = cue_scores(dimension, paper.title, paper.abstract)
+        decided = DECIDERS[dimension](cues) if dimension in DECIDERS else None
+        if decided is not None:
+            value, confidence = decided
+            return Facet(
+                paper_id=paper.id,
+                dimension=dimension,
+                value=value,
+                score=round(confidence, 6),
+                origin="rule",
+            )
+        order = np.argsort(-rel)
+        best, second = int(order[0]), int(order[1])
+        if rel[best] - rel[second] < self.min_margin.get(dimension, 0.04):
+            return None
+        return Facet(
+            paper_id=paper.id,
+            dimension=dimension,
+            value=names[best],
+            score=round(float(row[best]), 6),
+            origin="embedding",
+        )
 
 
 def facet_counts(

@@ -1,5 +1,8 @@
 """Keyword labels: c-TF-IDF among siblings, so each topic is named by what sets it apart.
 
+The default labeler names topics with phrases instead (`phrase_label.py`); this one stays as
+the baseline the label benchmark compares against (bench/bench_labels.py).
+
 Labels cannot be planted: the texts are counted without instruction-like sentences and with
 near-copies of a sentence counted once (hierarchy.injection.label_texts), and a keyword must
 occur in at least `min_papers` of its topic's papers."""
@@ -10,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
@@ -79,6 +83,14 @@ class Label:
     label: str
     summary: str
     keywords: list[str]
+
+
+class TreeLabeler(Protocol):
+    """What the build and the LLM labeler need of a labeler without an LLM."""
+
+    def fit(self, papers: Sequence[Any], vectors: Any) -> Any: ...
+
+    def label_tree(self, root: Node) -> dict[int, Label]: ...
 
 
 class KeywordLabeler:

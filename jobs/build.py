@@ -19,7 +19,7 @@ from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.executor import Executor
-from hierograph.hierarchy.label import KeywordLabeler
+from hierograph.hierarchy.label import TreeLabeler
 from hierograph.hierarchy.multilabel import SecondLeafAssigner
 from hierograph.hierarchy.stable_ids import IdMatch, StableIdMatcher, subtree_papers
 from hierograph.hierarchy.tree import Guide, Node, TreeBuilder, content_id
@@ -81,7 +81,7 @@ def embed_papers(
     return embedder.encode(texts, compute=compute)
 
 
-def to_hierarchy(root: Node, paper_ids: list[str], labeler: KeywordLabeler) -> Hierarchy:
+def to_hierarchy(root: Node, paper_ids: list[str], labeler: TreeLabeler) -> Hierarchy:
     labels = labeler.label_tree(root)
     built_at = utc_now()
     ids: dict[int, str] = {}
@@ -174,7 +174,7 @@ def _build(
         tree = builder.fit(
             np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
         )
-    labeler = make_labeler(settings, client).fit(papers, np.asarray(vectors))
+    labeler = make_labeler(settings, client, embedder).fit(papers, np.asarray(vectors))
     hierarchy = to_hierarchy(tree.root_, paper_ids, labeler)
     from hierograph.llm.refine import refine_hierarchy
 

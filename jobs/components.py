@@ -16,8 +16,9 @@ from hierograph.hierarchy.cluster import (
 from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.executor import Executor, make_executor
 from hierograph.hierarchy.facets import EmbeddingFacetClassifier
-from hierograph.hierarchy.label import KeywordLabeler, Label
+from hierograph.hierarchy.label import Label
 from hierograph.hierarchy.layout import MapLayout
+from hierograph.hierarchy.phrase_label import PhraseLabeler
 from hierograph.hierarchy.place import Placer
 from hierograph.hierarchy.tree import FixedShapeBuilder, Node, TreeBuilder
 from hierograph.llm.client import LlmClient
@@ -74,13 +75,14 @@ def make_embedder(settings: Settings, show_progress: bool = True) -> Embedder:
 
 
 class _KeywordStage:
-    """The keyword labeler behind the same `fit(papers, vectors)` as the LLM labeler."""
+    """The labeler without an LLM (phrase labels) behind the same `fit(papers, vectors)` as the
+    LLM labeler."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.labeler = KeywordLabeler(n_keywords=settings.label_keywords)
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.labeler = phrase_labeler(settings, embedder)
 
     def fit(self, papers: list[Paper], vectors: np.ndarray) -> _KeywordStage:
-        self.labeler.fit([p.text() for p in papers])
+        self.labeler.fit(papers, vectors)
         return self
 
     def label_tree(self, root: Node) -> dict[int, Label]:
@@ -90,13 +92,23 @@ class _KeywordStage:
         return None
 
 
-def make_labeler(settings: Settings, client: LlmClient | None = None) -> _KeywordStage | LlmLabeler:
-    """Keyword labels unless an LLM is configured (settings.llm) or a client is given."""
+def phrase_labeler(settings: Settings, embedder: Embedder | None = None) -> PhraseLabeler:
+    """Phrase labels; candidate phrases are embedded with the build's model (`embedder`, or
+    one made from settings, loaded only when first used)."""
+    embedder = embedder or make_embedder(settings, show_progress=False)
+    return PhraseLabeler(embedder.encode, n_keywords=settings.label_keywords)
+
+
+def make_labeler(
+    settings: Settings, client: LlmClient | None = None, embedder: Embedder | None = None
+) -> _KeywordStage | LlmLabeler:
+    """Phrase labels unless an LLM is configured (settings.llm) or a client is given; the LLM
+    labeler falls back to phrase labels."""
     if client is None and settings.llm == "none":
-        return _KeywordStage(settings)
+        return _KeywordStage(settings, embedder)
     return LlmLabeler(
         client or client_from_settings(settings),
-        KeywordLabeler(n_keywords=settings.label_keywords),
+        phrase_labeler(settings, embedder),
         settings.llm_max_attempts,
     )
 

@@ -3,7 +3,7 @@ c-TF-IDF keywords, a parent from its children's names and summaries. Each answer
 one sentence each, what the topic's papers try to solve, how, and what they found (from the
 papers' own LLM summaries when they have them; a parent from its children's). Every answer is
 checked (JSON shape, length, grounding in the topic's own words); a bad answer is re-asked with
-the error, then falls back to the keyword label. The build never fails because of the LLM."""
+the error, then falls back to the phrase label. The build never fails because of the LLM."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationInfo, field_validator
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.injection import strip_instructions
-from hierograph.hierarchy.label import ACADEMIC_STOP_WORDS, KeywordLabeler, Label
+from hierograph.hierarchy.label import ACADEMIC_STOP_WORDS, Label, TreeLabeler
 from hierograph.hierarchy.tree import Node
 from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
 
@@ -55,7 +55,7 @@ class StructuredLabel(Label):
 
 
 def structured_fields(label: Label) -> dict[str, str]:
-    """The Topic fields a label fills beyond label/summary/keywords (empty for keyword labels)."""
+    """The Topic fields a label fills beyond label/summary/keywords (empty without an LLM)."""
     return {k: getattr(label, k, "") for k in ("problem", "method", "results")}
 
 
@@ -162,13 +162,13 @@ def parse_answer(
 
 
 class LlmLabeler:
-    """Same protocol as KeywordLabeler (`fit(texts)`, `label_tree(root)`); keyword labels are
-    its fallback and its input."""
+    """Same protocol as the phrase labeler (`fit(papers, vectors)`, `label_tree(root)`); its
+    labels and keywords are the fallback and part of the prompt."""
 
     def __init__(
         self,
         client: LlmClient,
-        fallback: KeywordLabeler,
+        fallback: TreeLabeler,
         max_attempts: int = 3,
         representatives: int = 5,
         spread: int = 2,
@@ -181,7 +181,7 @@ class LlmLabeler:
         self.provider_down_ = False
 
     def fit(self, papers: Sequence[Paper], vectors: np.ndarray) -> LlmLabeler:
-        self.fallback.fit([p.text() for p in papers])
+        self.fallback.fit(papers, vectors)
         self.titles_ = [p.title for p in papers]
         self.abstracts_ = [p.abstract for p in papers]
         self.summaries_ = [p.current_summary() for p in papers]
@@ -222,7 +222,7 @@ class LlmLabeler:
         return labels
 
     def usage_summary(self) -> str:
-        return f"{self.client.usage.summary()}; {self.fallbacks_} topics kept keyword labels"
+        return f"{self.client.usage.summary()}; {self.fallbacks_} topics kept phrase labels"
 
     # --- asking ---
     def _ask(

@@ -3,7 +3,16 @@ import random
 
 import pytest
 
-from hierograph.hierarchy.evaluate import GoldError, evaluate, load_gold, size_distribution
+from hierograph.hierarchy.evaluate import (
+    GoldError,
+    GoldRecord,
+    category_name,
+    evaluate,
+    label_fit,
+    load_gold,
+    size_distribution,
+)
+from hierograph.jobs.components import make_embedder
 
 
 def _gold_from_tree(store, path, shuffle=False):
@@ -65,3 +74,41 @@ def test_size_distribution_counts_each_level(built_store):
     sizes = size_distribution(built_store.topics())
     assert sizes[0]["topics"] == 1 and sizes[0]["max"] == built_store.paper_count()
     assert sum(1 for t in built_store.topics() if t.level == 1) == sizes[1]["topics"]
+
+
+def test_label_fit_is_high_when_gold_names_are_the_labels_and_low_when_unrelated(
+    built_corpus, built_store
+):
+    """Gold categories = the level-2 topics, named like them (with an outline number): each
+    category's best-overlapping topic is itself and the cosine is 1. Renamed to unrelated
+    words, the same overlap gives a low fit."""
+    topics = {t.id: t for t in built_store.topics()}
+    leaf = {}
+    for a in built_store.assignments():
+        if a.paper_id not in leaf or a.score > leaf[a.paper_id][0]:
+            leaf[a.paper_id] = (a.score, a.topic_id)
+    gold, renamed = [], []
+    for pid, (_, tid) in leaf.items():
+        chain = [topics[tid]]
+        while chain[-1].parent:
+            chain.append(topics[chain[-1].parent])
+        top = chain[-2] if len(chain) >= 2 else chain[0]
+        name = f"3 · {top.label}"
+        gold.append(GoldRecord(id=pid, category_path=[name]))
+        renamed.append(GoldRecord(id=pid, category_path=[f"kitchen recipes {top.id}"]))
+    embed = make_embedder(built_corpus, False).encode
+    fit = label_fit(built_store, gold, embed)
+    assert fit.categories and all(c.f1 == pytest.approx(1.0) for c in fit.categories)
+    assert fit.score == pytest.approx(1.0, abs=1e-3)
+    assert all(c.papers >= 5 for c in fit.categories)
+    assert label_fit(built_store, renamed, embed).score < 0.5
+
+
+def test_category_names_lose_their_outline_numbers():
+    assert category_name("5 · Mitigation Through Structural Intervention") == (
+        "Mitigation Through Structural Intervention"
+    )
+    assert category_name("2.1 Reward hacking") == "Reward hacking"
+    assert category_name("Agent foundations") == "Agent foundations"
+    assert category_name("II. Iterated amplification") == "Iterated amplification"
+    assert category_name("X risk") == "X risk"

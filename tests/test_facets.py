@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 
+from hierograph.graph.models import Paper
 from hierograph.hierarchy.facets import (
     PROTOTYPES,
     EmbeddingFacetClassifier,
@@ -12,13 +13,15 @@ from hierograph.hierarchy.facets import (
 from hierograph.jobs.components import make_embedder
 from hierograph.llm.client import LlmClient
 from hierograph.llm.facets import LlmFacetExtractor
+from hierograph.settings import Settings
 
 
-def test_every_paper_gets_one_value_per_closed_dimension(built_store):
+def test_at_most_one_value_per_closed_dimension_and_unsure_papers_get_none(built_store):
     ids = {p.id for p in built_store.iter_papers()}
     for dimension, values in PROTOTYPES.items():
         facets = built_store.facets(dimension=dimension)
-        assert sorted(f.paper_id for f in facets) == sorted(ids)
+        tagged = [f.paper_id for f in facets]
+        assert len(tagged) == len(set(tagged)) and set(tagged) <= ids
         assert {f.value for f in facets} <= set(values)
     titles = {p.id: p.title for p in built_store.iter_papers()}
     surveys = [
@@ -28,12 +31,42 @@ def test_every_paper_gets_one_value_per_closed_dimension(built_store):
     ]
     assert surveys and all(f.value == "survey" for f in surveys)
     modality = {titles[f.paper_id]: f.value for f in built_store.facets(dimension="modality")}
-    assert modality["Aligning Multimodal LLM with Human Preference: A Survey"] in {
-        "multimodal",
-        "vision-language",
-    }
+    assert modality["Aligning Multimodal LLM with Human Preference: A Survey"] == "vision-language"
     counts = facet_counts(built_store.facets(), ids, "modality")
-    assert sum(n for _, n in counts) == len(ids) and counts[0][0] == "text LLM"
+    assert sum(n for _, n in counts) <= len(ids) and counts[0][0] == "text"
+
+
+def test_speech_is_only_the_speech_paper(built_store):
+    """Issue 15: DeAL, BCO, InfAlign and Transfer Q* were tagged "speech"; only the CTC paper
+    (automatic speech recognition) is, and "Part-of-Speech tags" in a summarization abstract
+    is no speech."""
+    titles = {p.id: p.title for p in built_store.iter_papers()}
+    facets = built_store.facets(dimension="modality")
+    speech = [titles[f.paper_id] for f in facets if f.value == "speech"]
+    assert speech == [
+        "Align With Purpose: Optimize Desired Properties in CTC Models with a General "
+        "Plug-and-Play Framework"
+    ]
+
+
+def test_weak_evidence_gives_no_value(tmp_path):
+    """A text that says nothing about its data or its contribution gets no facet: unknown is
+    not a guess."""
+    embed = make_embedder(Settings(home=tmp_path), False).encode
+    classifier = EmbeddingFacetClassifier(embed).fit()
+    papers = [
+        Paper(id=f"p{i}", title=t, abstract=a)
+        for i, (t, a) in enumerate(
+            [
+                ("Notes", "Some remarks."),
+                ("Speech recognition with CTC", "We propose an ASR model for spoken audio."),
+            ]
+        )
+    ]
+    facets = classifier.predict(papers, embed([p.text() for p in papers]))
+    got = {(f.paper_id, f.dimension): f.value for f in facets}
+    assert ("p0", "modality") not in got and ("p0", "contribution") not in got
+    assert got[("p1", "modality")] == "speech" and got[("p1", "contribution")] == "method"
 
 
 def test_llm_facets_validated_with_fallback(built_corpus, built_store, tmp_path):
@@ -44,12 +77,12 @@ def test_llm_facets_validated_with_fallback(built_corpus, built_store, tmp_path)
     def answer(messages):
         if papers[0].title in messages[1]["content"]:
             return json.dumps(
-                {"contribution": "a poem", "modality": "text LLM", "problem": "x", "technique": "y"}
+                {"contribution": "a poem", "modality": "text", "problem": "x", "technique": "y"}
             )
         return json.dumps(
             {
                 "contribution": "method",
-                "modality": "text LLM",
+                "modality": "text",
                 "problem": "Aligning models with preferences",
                 "technique": "Preference optimization",
             }

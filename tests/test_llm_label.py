@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from hierograph.graph.sqlite_store import SqliteStore
-from hierograph.hierarchy.label import KeywordLabeler
 from hierograph.jobs.build import build_hierarchy
-from hierograph.jobs.components import make_tree_builder
+from hierograph.jobs.components import make_tree_builder, phrase_labeler
 from hierograph.llm.client import LlmClient
 from hierograph.llm.label import LlmLabeler, neutralize, parse_answer
 
@@ -61,7 +60,7 @@ def corpus(built_corpus):
 def label(corpus, tmp_path, mock, papers=None, attempts=3):
     settings, base_papers, X, root = corpus
     client = LlmClient("openai/gpt-4o-mini", cache_path=tmp_path / "llm.sqlite", mock=mock)
-    labeler = LlmLabeler(client, KeywordLabeler(), max_attempts=attempts)
+    labeler = LlmLabeler(client, phrase_labeler(settings), max_attempts=attempts)
     labeler.fit(papers or base_papers, X)
     return labeler, labeler.label_tree(root), root
 
@@ -105,15 +104,15 @@ def test_invalid_json_is_re_asked_with_the_error(corpus, tmp_path):
     assert all("invalid JSON" in e for e in seen_errors)
 
 
-def test_answers_that_stay_invalid_fall_back_to_keyword_labels(corpus, tmp_path):
+def test_answers_that_stay_invalid_fall_back_to_phrase_labels(corpus, tmp_path):
     too_long = json.dumps(
         {"label": "one two three four five six seven", "summary": "A. B.", "keywords": ["a"]}
     )
     labeler, labels, root = label(corpus, tmp_path, lambda m: too_long, attempts=2)
     settings, papers, X, _ = corpus
-    keyword = KeywordLabeler().fit([p.text() for p in papers]).label_tree(root)
+    phrases = phrase_labeler(settings).fit(papers, X).label_tree(root)
     assert labeler.fallbacks_ == len(non_root(root))
-    assert all(labels[id(n)].label == keyword[id(n)].label for n in non_root(root))
+    assert all(labels[id(n)].label == phrases[id(n)].label for n in non_root(root))
 
 
 def test_duplicate_sibling_labels_are_re_asked(corpus, tmp_path):
@@ -139,7 +138,7 @@ def test_duplicate_sibling_labels_are_re_asked(corpus, tmp_path):
         names = [labels[id(c)].label.lower() for c in node.children]
         assert len(names) == len(set(names))
     # A topic none of whose titles says "language model" rejects the mock's shared name as
-    # ungrounded and keeps its keyword label; every other topic ends with an LLM name.
+    # ungrounded and keeps its phrase label; every other topic ends with an LLM name.
     assert labeler.fallbacks_ <= len(non_root(root)) // 5
 
 

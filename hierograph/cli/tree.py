@@ -269,15 +269,20 @@ def eval_tree(
         typer.Option(help='Gold JSONL: {"arxiv_id" or "id", "title", "category_path": [...]}.'),
     ] = None,
     gold_depth: Annotated[int, typer.Option(min=1, help="Gold path elements compared.")] = 1,
+    details: Annotated[
+        bool, typer.Option(help="With --gold: the label fit of every gold category.")
+    ] = False,
 ) -> None:
-    """Score the tree: AMI/NMI/ARI per level against gold categories, purity, and figures that
-    need no gold (topic sizes, sibling label distinctness, paper-label coherence)."""
+    """Score the tree: AMI/NMI/ARI per level against gold categories, purity, label fit (do the
+    topics' names match the gold categories' names?), and figures that need no gold (topic
+    sizes, sibling label distinctness, paper-label coherence)."""
     from rich.table import Table
 
     from hierograph.hierarchy.evaluate import (
         GoldError,
         evaluate,
         intrinsic_scores,
+        label_fit,
         load_gold,
         size_distribution,
     )
@@ -302,7 +307,9 @@ def eval_tree(
         if gold is None:
             return
         try:
-            report = evaluate(store, load_gold(gold), gold_depth)
+            records = load_gold(gold)
+            report = evaluate(store, records, gold_depth)
+            fit = label_fit(store, records, embedder.encode, gold_depth)
         except (GoldError, OSError) as e:
             fail(str(e))
     table = Table(
@@ -320,8 +327,19 @@ def eval_tree(
     console.print(
         f"best level: {report.best_level} (by AMI)\n"
         f"leaf purity {report.leaf_purity:.3f}, inverse purity {report.inverse_purity:.3f}\n"
-        f"gold categories held mostly by one subtree: {report.one_subtree_share:.1%}"
+        f"gold categories held mostly by one subtree: {report.one_subtree_share:.1%}\n"
+        f"label fit (cosine of gold category names with the labels of their best-overlapping "
+        f"topics, size-weighted, {len(fit.categories)} categories of 5+ papers): {fit.score:.3f}"
     )
+    if details:
+        fits = Table(title="Label fit per gold category")
+        for column in ("category", "papers", "best topic", "F1", "cosine"):
+            fits.add_column(
+                column, justify="left" if column in ("category", "best topic") else "right"
+            )
+        for f in sorted(fit.categories, key=lambda f: -f.papers):
+            fits.add_row(f.category, str(f.papers), f.topic_label, f"{f.f1:.2f}", f"{f.cosine:.2f}")
+        console.print(fits)
 
 
 @app.command()

@@ -1,0 +1,146 @@
+"""Benchmark the zero-shot facets against labels a person would agree with: modality on 500
+papers of the shared arXiv corpus labelled from their arXiv categories (the mapping is in
+bench/data/README.md), contribution type on the 100 hand-labelled papers of
+bench/data/contribution-100.jsonl. A paper whose facet is below its confidence threshold gets
+no value ("unknown"): the table gives coverage, accuracy on the papers that got a value, and
+accuracy counting unknown as wrong. Writes bench/out/facets.json and bench/out/facets.html.
+
+    python bench/bench_facets.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
+CONTRIBUTION = REPO / "bench" / "data" / "contribution-100.jsonl"
+OUT = REPO / "bench" / "out"
+CACHE = OUT / "embeddings-cache.sqlite"
+MODALITY_SAMPLE = 500
+OTHER_PREFIXES = ("q-bio.", "physics.", "cond-mat.", "astro-ph", "eess.SP")
+
+
+def modality_from_categories(categories: list[str]) -> str | None:
+    """The arXiv categories' modality (bench/data/README.md), or None when they do not say."""
+    cats = set(categories)
+    if cats & {"cs.SD", "eess.AS"}:
+        return "speech"
+    vision = bool(cats & {"cs.CV", "eess.IV"})
+    if vision and "cs.CL" in cats:
+        return "vision-language"
+    if vision:
+        return "vision"
+    if "cs.CL" in cats:
+        return "text"
+    if "cs.RO" in cats or any(c.startswith(OTHER_PREFIXES) for c in cats):
+        return "other"
+    return None
+
+
+def score(truth: dict[str, str], predicted: dict[str, str], same: Any = None) -> dict[str, Any]:
+    """`same(a, b)`: whether a prediction counts as the truth (default: equal)."""
+    same = same or (lambda a, b: a == b)
+    answered = [p for p in truth if p in predicted]
+    right = sum(same(predicted[p], truth[p]) for p in answered)
+    confusion = Counter(f"{truth[p]} -> {predicted.get(p, 'unknown')}" for p in truth)
+    return {
+        "papers": len(truth),
+        "coverage": round(len(answered) / len(truth), 4),
+        "accuracy_answered": round(right / max(len(answered), 1), 4),
+        "accuracy_all": round(right / len(truth), 4),
+        "truth": dict(Counter(truth.values())),
+        "confusion": dict(confusion.most_common()),
+    }
+
+
+def _visual_same(predicted: str, truth: str) -> bool:
+    visual = {"vision", "vision-language"}
+    return predicted == truth or (truth == "vision" and predicted in visual)
+
+
+def main() -> None:
+    import numpy as np
+
+    from hierograph.graph.models import Paper
+    from hierograph.hierarchy.facets import EmbeddingFacetClassifier
+    from hierograph.jobs.components import make_embedder
+    from hierograph.settings import Settings
+
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+    labelled = [(r, m) for r in rows if (m := modality_from_categories(r["categories"]))]
+    sample = random.Random(0).sample(labelled, MODALITY_SAMPLE)
+    modality_truth = {r["arxiv_id"]: m for r, m in sample}
+    hand = [json.loads(line) for line in CONTRIBUTION.read_text(encoding="utf-8").splitlines()]
+    contribution_truth = {h["arxiv_id"]: h["contribution"] for h in hand}
+    by_id = {r["arxiv_id"]: r for r in rows}
+    ids = sorted(set(modality_truth) | set(contribution_truth))
+    papers = [
+        Paper(id=i, arxiv_id=i, title=by_id[i]["title"], abstract=by_id[i]["abstract"]) for i in ids
+    ]
+    OUT.mkdir(parents=True, exist_ok=True)
+    embedder = make_embedder(Settings(home=OUT / "facets-home"), show_progress=False)
+    embedder.cache_path = CACHE
+    vectors = np.asarray(embedder.encode([p.text() for p in papers]))
+    facets = EmbeddingFacetClassifier(embedder.encode).fit().predict(papers, vectors)
+    got: dict[str, dict[str, str]] = {"modality": {}, "contribution": {}}
+    for f in facets:
+        got[f.dimension][f.paper_id] = f.value
+    results = {
+        "modality": score(modality_truth, got["modality"]),
+        # arXiv files many VLM papers under cs.CV alone: categories cannot tell vision from
+        # vision-language there, so this row counts either as right for a visual paper.
+        "modality (visual merged)": score(modality_truth, got["modality"], _visual_same),
+        "contribution": score(contribution_truth, got["contribution"]),
+    }
+    load = os.getloadavg()
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Facet accuracy (load average {load[0]:.1f})")
+    for column in ("facet", "papers", "coverage", "accuracy (answered)", "accuracy (all)"):
+        table.add_column(column, justify="left" if column == "facet" else "right")
+    for name, r in results.items():
+        table.add_row(
+            name,
+            str(r["papers"]),
+            f"{r['coverage']:.3f}",
+            f"{r['accuracy_answered']:.3f}",
+            f"{r['accuracy_all']:.3f}",
+        )
+    console = Console()
+    console.print(table)
+    for name, r in results.items():
+        console.print(f"{name} errors:", {k: v for k, v in r["confusion"].items() if "->" in k})
+    out = OUT / "facets.json"
+    out.write_text(json.dumps({"load_average": load, "results": results}, indent=1))
+    console.print(f"wrote {out}; " + _plot(results, OUT / "facets.html"))
+
+
+def _plot(results: dict[str, dict[str, Any]], path: Path) -> str:
+    """Accuracy per facet, on answered papers and counting unknown as wrong (plotly HTML)."""
+    import plotly.graph_objects as go
+
+    names = list(results)
+    fig = go.Figure(
+        [
+            go.Bar(name=label, x=names, y=[results[n][key] for n in names])
+            for key, label in (
+                ("accuracy_answered", "answered"),
+                ("accuracy_all", "all (unknown = wrong)"),
+                ("coverage", "coverage"),
+            )
+        ]
+    )
+    fig.update_layout(barmode="group", yaxis_title="share", title="Facet accuracy")
+    fig.write_html(path)
+    return f"plot: {path}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Cue rules for the closed facets: words in a paper's title and abstract that say what it works
+on (modality) and what kind of contribution it makes. MiniLM embeddings capture a paper's
+subject far better than its genre or its data type, so explicit cues decide first and the
+embedding classifier (facets.py) only breaks weak or tied cues.
+
+Each rule is (value, pattern, weight); a value's score is the sum of its rules' weights over
+the matches (title matches count `TITLE_WEIGHT` times). Scores are evidence, not
+probabilities: `facets.py` turns them into a value, or into no value when they are weak."""
+
+from __future__ import annotations
+
+import re
+
+TITLE_WEIGHT = 3.0
+# (value, pattern, weight, where): where is "both", or "title" for cues that only a title
+# makes meaningful (a question title is a study; "is" in an abstract says nothing).
+Rule = tuple[str, re.Pattern[str], float] | tuple[str, re.Pattern[str], float, str]
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+# "Speech" only when it means spoken audio: hate speech and part-of-speech tags are text.
+_SPEECH = (
+    r"(?<!hate )(?<!free )(?<!part-of-)(?<!part of )(?<!figures of )(?<!figure of )"
+    r"(?<!toxic )(?<!uncivil )(?<!intolerant )(?<!offensive )(?<!harmful )(?<!hateful )"
+    r"(?<!freedom of )(?<!reported )(?<!direct )\bspeech\b(?! acts?\b)"
+)
+
+MODALITY_RULES: list[Rule] = [
+    ("speech", _rx(_SPEECH), 2.0),
+    (
+        "speech",
+        _rx(
+            r"\b(spoken|audio|acoustic|asr|tts|text-to-speech|voice|music\w*|waveform"
+            r"|phonem\w+|speaker (?:verification|recognition|diarization))\b"
+        ),
+        2.0,
+    ),
+    (
+        "vision-language",
+        _rx(
+            r"\b(vision[- ]language|l?vlms?|mllms?|lmms?|multi-?modal large language models?"
+            r"|visual question answering|vqa|image caption\w*|captioning|visual instruction"
+            r"|vision[- ]language[- ]action|vlas?|text-to-image|text-to-video|image-text)\b"
+        ),
+        2.0,
+    ),
+    (
+        "vision",
+        _rx(
+            r"\b(images?|imaging|visual(?:ly)?|vision|videos?|pixels?|camera|segmentation"
+            r"|object detection|detector|3d|point clouds?|scenes?|photos?\w*|mri|ct scans?"
+            r"|x-rays?|radiolog\w+|diffusion models?|super-resolution|gaussian splatting"
+            r"|depth estimation|optical flow|rendering|convolutional|vits?|yolo\w*|clip)\b"
+        ),
+        1.0,
+    ),
+    (
+        "text",
+        _rx(
+            r"\b(language models?|llms?|text(?:ual)?|nlp|natural language|sentences?"
+            r"|question answering|translation|dialog(?:ue)?s?|chatbots?|corpus|corpora"
+            r"|words?|tokens?|documents?|prompts?|reasoning|summari[sz]ation|chain-of-thought"
+            r"|instruction[- ]tuning|conversations?|linguistic|multilingual|qa)\b"
+        ),
+        1.0,
+    ),
+    (
+        "other",
+        _rx(
+            r"\b(robot\w*|locomotion|molecul\w+|proteins?|eeg|fmri|genom\w+|dna|rna"
+            r"|time[- ]series|tabular|graph neural networks?|wireless|antenna\w*"
+            r"|power (?:grid|system)s?|physics|chemi\w+|crystal\w*|traffic"
+            r"|autonomous driving|drones?|uav\w*|lidar|embodied)\b"
+        ),
+        1.5,
+    ),
+]
+
+CONTRIBUTION_RULES: list[Rule] = [
+    ("survey", _rx(r"\b(a survey|survey(?:ing)? of|survey on|review of|systematic review)\b"), 4),
+    ("survey", _rx(r"\b(this survey|we survey|we review|comprehensive (?:review|overview))\b"), 3),
+    ("survey", _rx(r"\b(survey|overview|review|opportunities and challenges)\b"), 1),
+    ("position", _rx(r"\b(position paper|this (?:paper|essay|work) argues|we argue that)\b"), 4),
+    ("position", _rx(r"\b(we call for|calls? for|should|must|rethink\w*)\b"), 0.5),
+    # Method papers report results "on four benchmarks": a mention is weak evidence, a title
+    # that names a benchmark or dataset is strong.
+    ("benchmark or dataset", _rx(r"\b(benchmark|dataset|corpus|test suite)s?\b"), 0.3),
+    (
+        "benchmark or dataset",
+        _rx(r"\b(benchmark\w*|datasets?|corpus|\w*arena|leaderboard|\w+bench|\w+eval|\w+qa)\b"),
+        1.5,
+        "title",
+    ),
+    (
+        "benchmark or dataset",
+        _rx(
+            r"\bwe (?:introduce|present|propose|construct|release|build|curate|create)"
+            r"[^.]{0,80}?\b(?:benchmark|dataset|corpus|test suite|evaluation suite)\b"
+        ),
+        3.0,
+    ),
+    (
+        "system or tool",
+        _rx(
+            r"\b(toolkit|toolbox|open-source (?:library|platform|system|tool|toolkit)"
+            r"|python (?:library|package)|deployed in production)\b"
+        ),
+        1.5,
+    ),
+    ("system or tool", _rx(r"\b(technical report|tech report)\b"), 4.0),
+    (
+        "analysis or empirical study",
+        _rx(
+            r"\b(empirical(?:ly)? (?:study|analysis|evaluation|investigation)|we investigate"
+            r"|we analy[sz]e|we examine|we study|this study|we find that|our findings"
+            r"|we (?:show|reveal|observe) that|case study|systematic(?:ally)? (?:evaluat|analy)"
+            r"\w*|an analysis)\b"
+        ),
+        1.0,
+    ),
+    (
+        "analysis or empirical study",
+        _rx(
+            r"^(?:[^:]*:\s*)?(?:understanding|investigating|revisiting|rethinking|evaluating"
+            r"|exploring|characteri[sz]ing|on the|do|does|are|is|can|when|why|how|what|which"
+            r"|to what)\b|\?"
+            r"|\b(analysis|study|evidence|investigation|lessons|comparative evaluation)\b"
+        ),
+        1.0,
+        "title",
+    ),
+    (
+        "method",
+        _rx(
+            r"\bwe (?:propose|introduce|present|develop|design)\b[^.]{0,60}?\b(?:method|approach"
+            r"|framework|algorithm|model|technique|strategy|objective|loss|architecture"
+            r"|pipeline|defen[cs]e|attack|mechanism|module|paradigm)\b"
+        ),
+        2.0,
+    ),
+    ("method", _rx(r"\b(novel|outperform\w*|state-of-the-art|improves?|achiev\w+)\b"), 0.5),
+    ("method", _rx(r"\bwe propose\b"), 1.0),
+    (
+        "method",
+        _rx(
+            r"^(?:[^:]*:\s*)?(?:mitigating|improving|enhancing|boosting|towards?|learning"
+            r"|optimizing|aligning|scaling|accelerating|training|steering|guiding|defending"
+            r"|detecting|reducing|helping|leveraging|bridging|unlocking|teaching)\b"
+            r"|\b(via|through|using|with)\b"
+        ),
+        1.0,
+        "title",
+    ),
+    ("method", re.compile(r"^[A-Z][\w-]*[A-Z][\w-]*:"), 1.0, "title"),  # "SafeThink: …"
+]
+
+RULES: dict[str, list[Rule]] = {"modality": MODALITY_RULES, "contribution": CONTRIBUTION_RULES}
+
+
+def cue_scores(dimension: str, title: str, abstract: str) -> dict[str, float]:
+    """Evidence per value from the title and abstract (empty for dimensions without rules)."""
+    scores: dict[str, float] = {}
+    for value, pattern, weight, *where in RULES.get(dimension, []):
+        hits = len(pattern.findall(title)) * TITLE_WEIGHT
+        if where != ["title"]:
+            hits += len(pattern.findall(abstract))
+        if hits:
+            scores[value] = scores.get(value, 0.0) + weight * hits
+    return scores
+
+
+def decide_modality(cues: dict[str, float]) -> tuple[str, float] | None:
+    """A modality when the cues say it clearly, else None (the embedding classifier then
+    decides, or nothing). Vision-language needs evidence of both, or a VLM term."""
+    speech, other = cues.get("speech", 0.0), cues.get("other", 0.0)
+    both = cues.get("vision-language", 0.0)
+    vision = cues.get("vision", 0.0) + both
+    text = cues.get("text", 0.0) + both
+    total = speech + vision + text + other - both
+    if total < 3:
+        return None
+    if speech >= 4 and speech >= 0.5 * max(vision, text):
+        return "speech", speech / total
+    if both >= 4 or (vision >= 3 and text >= 3 and min(vision, text) >= 0.4 * max(vision, text)):
+        return "vision-language", (vision + text) / (2 * total)
+    if other >= 3 and other >= max(vision, text):
+        return "other", other / total
+    if vision >= 3 and vision >= 2 * text:
+        return "vision", vision / total
+    if text >= 3 and text >= 2 * vision:
+        return "text", text / total
+    return None
+
+
+def decide_contribution(cues: dict[str, float]) -> tuple[str, float] | None:
+    """A contribution type when one value's evidence clearly leads, else None."""
+    if not cues:
+        return None
+    ranked = sorted(cues.items(), key=lambda kv: -kv[1])
+    value, top = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    if top >= 2 and top >= 1.5 * second:
+        return value, top / sum(cues.values())
+    return None
+
+
+DECIDERS = {"modality": decide_modality, "contribution": decide_contribution}

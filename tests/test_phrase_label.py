@@ -1,0 +1,103 @@
+"""Phrase labels without an LLM: candidates (noun phrases, merged inflections, no markup) and
+names (phrases, not keyword lists; generic words never alone; distinct siblings; parents from
+what their children share; extractive summaries). Real spaCy model, real embedding model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hierograph.graph.models import Paper
+from hierograph.hierarchy.phrase_label import PhraseLabeler
+from hierograph.hierarchy.phrases import PhraseExtractor, strip_markup
+from hierograph.hierarchy.tree import Node
+from hierograph.jobs.components import make_embedder
+from hierograph.settings import Settings
+
+JAILBREAK = [
+    ("Jailbreak Attacks on Aligned Language Models", "We study jailbreak attacks on models."),
+    ("Universal Jailbreaks via Suffix Search", "Jailbreaks bypass the refusal of models."),
+    ("Jailbreaking Chatbots with Role-Play", "Jailbreaking through role-play prompts works."),
+    ("Defending Against Jailbreak Attacks", "A defence against jailbreak attacks on chatbots."),
+]
+DNA = [
+    ("DNA Sequence Alignment with Transformers", "DNA sequence alignment maps reads to genomes."),
+    ("Fast DNA Sequence Alignment on GPUs", "We speed up DNA sequence alignment of reads."),
+    ("Learning to Align DNA Sequences", "Neural DNA sequence alignment of long reads."),
+    ("Embedding Methods for DNA Sequence Alignment", "DNA sequence alignment by embeddings."),
+]
+REWARD = [
+    ("Scaling Laws for Reward Model Overoptimization", "Reward model overoptimization hurts."),
+    ("Reward Model Overoptimization in RLHF", "We measure reward model overoptimization."),
+    ("Mitigating Reward Model Overoptimization", "Ensembles reduce reward model overoptimization."),
+    ("Reward Hacking and Reward Model Overoptimization", "Reward model overoptimization again."),
+]
+
+
+@pytest.fixture(scope="module")
+def embed(tmp_path_factory):
+    return make_embedder(Settings(home=tmp_path_factory.mktemp("phr")), False).encode
+
+
+def _papers(groups):
+    rows = [pair for group in groups for pair in group]
+    return [Paper(id=f"p{i}", title=t, abstract=a) for i, (t, a) in enumerate(rows)]
+
+
+def test_markup_and_latex_are_stripped():
+    text = r"\emph{Reflection} and $\alpha$-repair, see [the code](https://x.org) <b>now</b>"
+    clean = strip_markup(text)
+    assert "emph" not in clean and "\\" not in clean and "$" not in clean
+    assert "Reflection" in clean and "the code" in clean and "https" not in clean
+
+
+def test_inflections_count_as_one_phrase():
+    papers = _papers([JAILBREAK, DNA])
+    counts = PhraseExtractor(min_papers=1).fit(
+        [p.title for p in papers], [p.abstract for p in papers]
+    )
+    jail = [k for k in counts.keys if k.split()[0].startswith("jailbreak")]
+    assert "jailbreak" in counts.keys
+    assert not {"jailbreaks", "jailbreaking"} & set(counts.keys), "inflections are merged"
+    column = counts.keys.index("jailbreak")
+    assert counts.in_text[:, column].sum() == len(JAILBREAK), "every form counts for the key"
+    assert "jailbreak attack" in jail
+    display = counts.display[counts.keys.index("jailbreak attack")]
+    assert display == "jailbreak attacks", "written as authors write it, not as a lemma"
+
+
+def test_topics_are_named_by_distinct_phrases_and_parents_by_what_children_share(embed):
+    papers = _papers([JAILBREAK, DNA, REWARD])
+    X = embed([p.text() for p in papers])
+    leaves = [Node(members=list(range(i, i + 4))) for i in (0, 4, 8)]
+    safety = Node(members=[*range(0, 4), *range(8, 12)], children=[leaves[0], leaves[2]])
+    root = Node(members=list(range(12)), children=[safety, leaves[1]])
+    labels = PhraseLabeler(embed).fit(papers, X).label_tree(root)
+    names = {id(n): labels[id(n)].label for n in (safety, *leaves)}
+    assert names[id(leaves[0])].lower().startswith("jailbreak")
+    assert names[id(leaves[1])].lower() == "dna sequence alignment"
+    assert names[id(leaves[2])].lower() == "reward model overoptimization"
+    for name in names.values():
+        assert 1 <= len(name.split()) <= 4 and "," not in name and name[0].isupper()
+    assert len(set(names.values())) == len(names)
+    assert names[id(safety)] != names[id(leaves[0])] and names[id(safety)] != names[id(leaves[2])]
+    summary = labels[id(leaves[1])].summary
+    assert summary.startswith("Includes: “") and summary.count("“") == 2
+    assert "papers about" not in summary
+    assert len(labels[id(leaves[1])].keywords) >= 2
+
+
+def test_a_word_the_whole_collection_uses_is_never_a_name_alone(embed):
+    generic = [
+        (f"Alignment study {i}", f"Alignment of models, alignment results, topic {i}.")
+        for i in range(8)
+    ]
+    papers = _papers([generic, JAILBREAK, DNA])
+    X = np.asarray(embed([p.text() for p in papers]))
+    root = Node(
+        members=list(range(16)),
+        children=[Node(members=list(range(8))), Node(members=list(range(8, 16)))],
+    )
+    labels = PhraseLabeler(embed).fit(papers, X).label_tree(root)
+    for child in root.children:
+        assert labels[id(child)].label.lower() not in {"alignment", "results", "models"}
