@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hierograph.curation.corrections import replay_corrections
+from hierograph.curation.replay import ReplayReport, replay_onto
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy.embed import Embedder
@@ -48,6 +48,7 @@ class BuildReport:
     ids: IdMatch
     llm: str | None = None
     refined: str | None = None  # the LLM refine pass: merges, moves, declined, calls
+    corrections: ReplayReport | None = None  # how the corrections log was replayed
 
 
 def embed_papers(
@@ -175,10 +176,15 @@ def _build(
     hierarchy, ids = StableIdMatcher(settings.keep_id_jaccard, settings.keep_label_jaccard).match(
         previous, with_sizes(hierarchy)
     )
-    store.replace_hierarchy(hierarchy)
-    # Human corrections outlive every rebuild: replayed at once onto the new tree.
-    replay_corrections(store, settings.correction_min_overlap)
-    store.set_meta("last_build", hierarchy.topics[0].built_at)
+    # Human corrections outlive every rebuild: replayed onto the new tree in memory, and the
+    # corrected tree is written in one transaction with the replay's record, so a crash at any
+    # point leaves the old tree with its corrections or the new one with its corrections.
+    built_at = hierarchy.root().built_at
+    replay = replay_onto(
+        hierarchy, store.corrections(), set(paper_ids), settings.correction_min_overlap
+    )
+    hierarchy = replay.hierarchy
+    store.replace_hierarchy(hierarchy, meta={**replay.meta(), "last_build": built_at})
     # Methods, paper/topic→method links and code links follow the new tree (issue 6).
     from hierograph.methods.link import link_registry
 
@@ -195,6 +201,7 @@ def _build(
         ids=ids,
         llm="; ".join(n for n in (clustering.note, labeler.usage_summary()) if n) or None,
         refined=refined.summary() if refined else None,
+        corrections=replay.report,
     )
 
 
