@@ -142,9 +142,7 @@ def _remake(state: TreeState, ref: dict[str, Any], resolve: _Resolver) -> Effect
     return effect
 
 
-def _ensure_targets(
-    state: TreeState, correction: Correction, resolve: _Resolver
-) -> Effect:
+def _ensure_targets(state: TreeState, correction: Correction, resolve: _Resolver) -> Effect:
     place = _PLACES_INTO.get(correction.kind)
     if place is None:
         return Effect()

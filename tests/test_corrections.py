@@ -217,9 +217,7 @@ def test_a_target_the_rebuild_dissolved_is_made_again_where_it_hung(store):
     assert C.last_replay(store) == report
     b2 = store.get_topic("b2")
     assert (b2.label, b2.parent, b2.level, b2.size) == ("Topic b2", "B", 2, 1)
-    assert [(a.topic_id, a.origin) for a in store.assignments(paper_id=pid(1))] == [
-        ("b2", "human")
-    ]
+    assert [(a.topic_id, a.origin) for a in store.assignments(paper_id=pid(1))] == [("b2", "human")]
     # Undo after the rebuild takes the paper out and the remade topic away again.
     C.undo(store, entry.id)
     assert store.get_topic("b2") is None
