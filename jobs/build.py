@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hierograph.curation.replay import ReplayReport, replay_onto
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
+from hierograph.hierarchy import previous as previous_tree
 from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.executor import Executor
 from hierograph.hierarchy.label import KeywordLabeler
@@ -152,11 +153,17 @@ def _build(
         disable=not show_progress,
     ) as progress:
         task = progress.add_task("cluster", total=len(papers))
-        previous = Hierarchy(topics=store.topics(), assignments=store.assignments())
+        # The previous build's clustered tree (before its corrections were replayed): the guide
+        # and the id reference, so a rebuild of unchanged input repeats the previous build.
+        memory = previous_tree.load(store.get_meta(previous_tree.META_KEY))
+        if memory is None:
+            stored = Hierarchy(topics=store.topics(), assignments=store.assignments())
+            memory = previous_tree.from_stored_tree(stored)
+        previous = memory.hierarchy
         builder = make_tree_builder(settings)
         kwargs = {}
         if isinstance(builder, TreeBuilder) and settings.guided_rebuild and previous.topics:
-            kwargs["guide"] = guide_from(previous, paper_ids)
+            kwargs["guide"] = guide_from(memory.primary_hierarchy(), paper_ids)
         if isinstance(builder, TreeBuilder):
             kwargs["executor"] = executor
         tree = builder.fit(
@@ -170,6 +177,7 @@ def _build(
     hierarchy, refined = refine_hierarchy(
         hierarchy, papers, np.asarray(vectors), settings, getattr(labeler, "client", llm_client)
     )
+    n_primary = len(hierarchy.assignments)  # second topics are appended after these
     hierarchy, multi_labeled = SecondLeafAssigner(
         settings.multi_label_margin, settings.multi_label_min_similarity
     ).extend(hierarchy, dict(zip(paper_ids, vectors, strict=True)))
@@ -180,11 +188,13 @@ def _build(
     # corrected tree is written in one transaction with the replay's record, so a crash at any
     # point leaves the old tree with its corrections or the new one with its corrections.
     built_at = hierarchy.root().built_at
+    clustered = previous_tree.dump(hierarchy, n_primary)
     replay = replay_onto(
         hierarchy, store.corrections(), set(paper_ids), settings.correction_min_overlap
     )
     hierarchy = replay.hierarchy
-    store.replace_hierarchy(hierarchy, meta={**replay.meta(), "last_build": built_at})
+    meta = {**replay.meta(), "last_build": built_at, previous_tree.META_KEY: clustered}
+    store.replace_hierarchy(hierarchy, meta=meta)
     # Methods, paper/topic→method links and code links follow the new tree (issue 6).
     from hierograph.methods.link import link_registry
 
