@@ -53,10 +53,19 @@ class Snapshot:
     def human_in(self, paper: str, target: str, live: Snapshot) -> bool:
         """The paper placed by a human in the live `target`, or below it: a rebuild may have
         split the human's target into subtopics, and the placement went into one of them."""
-        return any(
-            p == paper and o == "human" and any(self.same(x, live, target) for x in self.path(t))
-            for (p, t), o in self.placed.items()
-        )
+        for (p, t), o in self.placed.items():
+            if p != paper or o != "human":
+                continue
+            if self.same(t, live, target):
+                return True
+            # Above the leaf, only the id or label says "the same topic": most of a parent's
+            # papers may well be the target's papers without the paper being in the target.
+            if any(
+                x == target or self.topics[x][0] == live.topics.get(target, ("",))[0]
+                for x in self.path(t)[1:]
+            ):
+                return True
+        return False
 
 
 def fact(c: Correction, s: Snapshot, live: Snapshot) -> bool:
