@@ -294,7 +294,10 @@ class Neo4jStore(Neo4jMethodGraph, Neo4jLayout, GraphStore):
         return [(r["id"], float(r["score"])) for r in rows]
 
     # --- hierarchy ---
-    def replace_hierarchy(self, hierarchy: Hierarchy) -> None:
+    def replace_hierarchy(
+        self, hierarchy: Hierarchy, meta: Mapping[str, str] | None = None
+    ) -> None:
+        rows = [{"key": k, "value": v} for k, v in sorted((meta or {}).items())]
         topics = [t.model_dump(exclude={"parent"}) for t in hierarchy.topics]
         edges = [{"id": t.id, "parent": t.parent} for t in hierarchy.topics if t.parent]
         assignments = [a.model_dump() for a in hierarchy.assignments]
@@ -312,6 +315,11 @@ class Neo4jStore(Neo4jMethodGraph, Neo4jLayout, GraphStore):
                 ).consume()
             for batch in batches(assignments, self.batch_size):
                 tx.run(_CREATE_ASSIGNMENTS, rows=batch).consume()
+            if rows:
+                tx.run(
+                    "UNWIND $rows AS row MERGE (m:Meta {key: row.key}) SET m.value = row.value",
+                    rows=rows,
+                ).consume()
 
         self._write(work)
 

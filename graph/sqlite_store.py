@@ -228,8 +228,12 @@ class SqliteStore(GraphStore):
         return [(pid, -float(rank)) for pid, rank in rows]
 
     # --- hierarchy ---
-    def replace_hierarchy(self, hierarchy: Hierarchy) -> None:
+    def replace_hierarchy(
+        self, hierarchy: Hierarchy, meta: Mapping[str, str] | None = None
+    ) -> None:
         with self._tx():
+            for key, value in sorted((meta or {}).items()):
+                self.set_meta(key, value)
             self._db.execute("DELETE FROM assignments")
             self._db.execute("DELETE FROM topics")
             self._db.executemany(

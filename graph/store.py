@@ -97,9 +97,13 @@ class GraphStore(ABC):
 
     # --- hierarchy ---
     @abstractmethod
-    def replace_hierarchy(self, hierarchy: Hierarchy) -> None:
-        """Atomically swap the current tree for `hierarchy`: readers see the old tree or the new
-        one, never a mix, and a crash mid-write leaves the old one. Papers and corrections stay."""
+    def replace_hierarchy(
+        self, hierarchy: Hierarchy, meta: Mapping[str, str] | None = None
+    ) -> None:
+        """Atomically swap the current tree for `hierarchy` and set the `meta` keys with it:
+        readers see the old tree or the new one, never a mix, and a crash mid-write leaves the
+        old one with its old meta. Papers and corrections stay. (A build writes its tree with
+        the corrections already replayed onto it, and the replay's record as meta.)"""
 
     @abstractmethod
     def topics(self) -> list[Topic]:

@@ -205,20 +205,18 @@ class Settings(BaseSettings):
     # Replay onto a rebuilt tree finds a correction's topic by id, then label, then by the
     # Jaccard overlap of its papers; below this overlap the target counts as gone (reported).
     correction_min_overlap: float = Field(0.5, gt=0, le=1)
-    corrector_model: Literal["logistic", "boosting"] = "logistic"
-    corrector_add_threshold: float = Field(
-        0.8, ge=0, le=1, description="Probability at which `corrector apply` adds a second topic."
+    # The corrector (curation/learner.py): "knn" = label propagation over the paper kNN graph,
+    # "classifier" = logistic regression on embeddings; both learn from human placements.
+    corrector_model: Literal["knn", "classifier"] = "knn"
+    corrector_k: int = Field(15, ge=1, description="Neighbours each paper's leaf vote takes.")
+    corrector_move_threshold: float = Field(
+        0.5, ge=0, le=1, description="Least probability of a proposed move (`corrector apply`)."
     )
     corrector_flag_threshold: float = Field(
-        0.3, ge=0, le=1, description="Assignments scored below this are flagged for review."
+        0.3, ge=0, le=1, description="Placements scored below this are flagged for review."
     )
-    corrector_max_topics: int = Field(2, ge=1, description="Most topics per paper after apply.")
-    corrector_candidates: int = Field(5, ge=1, description="Nearest leaves scored per paper.")
-    corrector_negatives_per_paper: int = Field(2, ge=1)
-    # Cluster assignments at or above this score quantile are the positives of training.
-    corrector_confident_quantile: float = Field(0.5, ge=0, le=1)
     corrector_human_weight: float = Field(
-        5.0, gt=0, description="Training weight of a human-corrected pair against a clustered one."
+        5.0, gt=0, description="Label weight of a human-placed paper against a clustered one."
     )
 
     # --- live sources and periodic refresh (issue 4) ---

@@ -14,9 +14,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hierograph.curation.corrections import replay_corrections
+from hierograph.curation.replay import ReplayReport, replay_onto
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
 from hierograph.graph.store import GraphStore
+from hierograph.hierarchy import previous as previous_tree
 from hierograph.hierarchy.embed import Embedder
 from hierograph.hierarchy.executor import Executor
 from hierograph.hierarchy.label import TreeLabeler
@@ -57,6 +58,7 @@ class BuildReport:
     llm: str | None = None
     refined: str | None = None  # the LLM refine pass: merges, moves, declined, calls
     mapped: int = 0  # papers laid out on the paper map
+    corrections: ReplayReport | None = None  # how the corrections log was replayed
 
 
 def embed_papers(
@@ -164,11 +166,17 @@ def _build(
         disable=not show_progress,
     ) as progress:
         task = progress.add_task("cluster", total=len(papers))
-        previous = Hierarchy(topics=store.topics(), assignments=store.assignments())
+        # The previous build's clustered tree (before its corrections were replayed): the guide
+        # and the id reference, so a rebuild of unchanged input repeats the previous build.
+        memory = previous_tree.load(store.get_meta(previous_tree.META_KEY))
+        if memory is None:
+            stored = Hierarchy(topics=store.topics(), assignments=store.assignments())
+            memory = previous_tree.from_stored_tree(stored)
+        previous = memory.hierarchy
         builder = make_tree_builder(settings)
         kwargs = {}
         if isinstance(builder, TreeBuilder) and settings.guided_rebuild and previous.topics:
-            kwargs["guide"] = guide_from(previous, paper_ids)
+            kwargs["guide"] = guide_from(memory.primary_hierarchy(), paper_ids)
         if isinstance(builder, TreeBuilder):
             kwargs["executor"] = executor
         tree = builder.fit(
@@ -180,16 +188,24 @@ def _build(
 
     # An LLM may merge near-duplicate siblings and move misplaced leaves (llm_refine_budget).
     hierarchy, refined = refine_hierarchy(hierarchy, papers, np.asarray(vectors), settings, client)
+    n_primary = len(hierarchy.assignments)  # second topics are appended after these
     hierarchy, multi_labeled = SecondLeafAssigner(
         settings.multi_label_margin, settings.multi_label_min_similarity
     ).extend(hierarchy, dict(zip(paper_ids, vectors, strict=True)))
     hierarchy, ids = StableIdMatcher(settings.keep_id_jaccard, settings.keep_label_jaccard).match(
         previous, with_sizes(hierarchy)
     )
-    store.replace_hierarchy(hierarchy)
-    # Human corrections outlive every rebuild: replayed at once onto the new tree.
-    replay_corrections(store, settings.correction_min_overlap)
-    store.set_meta("last_build", hierarchy.topics[0].built_at)
+    # Human corrections outlive every rebuild: replayed onto the new tree in memory, and the
+    # corrected tree is written in one transaction with the replay's record, so a crash at any
+    # point leaves the old tree with its corrections or the new one with its corrections.
+    built_at = hierarchy.root().built_at
+    clustered = previous_tree.dump(hierarchy, n_primary)
+    replay = replay_onto(
+        hierarchy, store.corrections(), set(paper_ids), settings.correction_min_overlap
+    )
+    hierarchy = replay.hierarchy
+    meta = {**replay.meta(), "last_build": built_at, previous_tree.META_KEY: clustered}
+    store.replace_hierarchy(hierarchy, meta=meta)
     # Methods, paper/topic→method links and code links follow the new tree (issue 6).
     from hierograph.methods.link import link_registry
 
@@ -221,6 +237,7 @@ def _build(
         or None,
         refined=refined.summary() if refined else None,
         mapped=mapped,
+        corrections=replay.report,
     )
 
 

@@ -173,8 +173,10 @@ def test_correction_applies_undoes_and_replays(store: GraphStore, kind: str) -> 
     for suffix, relabel in (("", False), ("-v2", False), ("-v3", True)):
         report = rebuild(store, suffix, relabel)
         if kind == "delete_topic" and relabel:
-            # An empty topic with a new id and label has nothing left to be recognised by.
-            assert [(i.id, i.status) for i in report.items] == [(second.id, "missing")]
+            # An empty topic with a new id and label has nothing left to be recognised by: the
+            # topic the human deleted no longer exists, so the delete is satisfied, not missing.
+            assert [(i.id, i.status) for i in report.items] == [(second.id, "unchanged")]
+            assert "already satisfied" in report.items[0].detail
             continue
         assert case.holds(store), (suffix, report)
         assert [(i.id, i.status) for i in report.items] == [(second.id, "applied")], report
@@ -198,22 +200,56 @@ def test_human_placement_wins_over_a_rebuild_that_clusters_differently(store):
     assert [(a.topic_id, a.origin) for a in store.assignments(paper_id=pid(1))] == [("b1", "human")]
 
 
-def test_vanished_target_is_reported_kept_and_replayed_when_it_returns(store):
-    entry = C.move_paper(store, pid(1), "a0", "b2")
+def _without_b2(relabel: bool = True) -> Hierarchy:
     smaller = tree()
     smaller.topics = [t for t in smaller.topics if t.id != "b2"]
     for t in smaller.topics:
-        t.label = f"Renamed {t.id}"  # nothing to match b2 by label either
-    store.replace_hierarchy(smaller)
+        if relabel:
+            t.label = f"Renamed {t.id}"  # nothing to match b2 by label either
+    return smaller
+
+
+def test_a_target_the_rebuild_dissolved_is_made_again_where_it_hung(store):
+    entry = C.move_paper(store, pid(1), "a0", "b2")
+    store.replace_hierarchy(_without_b2())
+    report = C.replay_corrections(store)
+    assert [(i.id, i.status) for i in report.items] == [(entry.id, "applied")]
+    assert C.last_replay(store) == report
+    b2 = store.get_topic("b2")
+    assert (b2.label, b2.parent, b2.level, b2.size) == ("Topic b2", "B", 2, 1)
+    assert [(a.topic_id, a.origin) for a in store.assignments(paper_id=pid(1))] == [("b2", "human")]
+    # Undo after the rebuild takes the paper out and the remade topic away again.
+    C.undo(store, entry.id)
+    assert store.get_topic("b2") is None
+    assert {a.topic_id for a in store.assignments(paper_id=pid(1))} == {"a0"}
+
+
+def test_a_rename_of_a_dissolved_topic_is_reported_with_what_to_do_and_kept(store):
+    entry = C.rename_topic(store, "b2", "Empty corner")
+    store.replace_hierarchy(_without_b2())
     report = C.replay_corrections(store)
     assert [(i.id, i.status) for i in report.not_applied] == [(entry.id, "missing")]
-    assert "b2" in report.not_applied[0].detail
-    assert C.last_replay(store) == report
+    assert "b2" in report.not_applied[0].detail and "redo" in report.not_applied[0].detail
     assert [c.id for c in store.corrections()] == [entry.id]
-
-    report = rebuild(store)
+    report = rebuild(store)  # the topic is back: so is its name
     assert [(i.id, i.status) for i in report.items] == [(entry.id, "applied")]
-    assert _papers_in(store, "Topic b2") == {pid(1): "human"}
+    assert store.get_topic("b2").label == "Empty corner"
+
+
+def test_replay_removes_a_topic_its_corrections_left_empty_and_a_stale_delete_is_satisfied(
+    store,
+):
+    moves = [C.move_paper(store, pid(i), "b0", "b1") for i in (6, 7, 8)]
+    deleted = C.delete_topic(store, "b0")
+    report = rebuild(store, "-v2")
+    assert store.get_topic("b0") is None and store.get_topic("b0-v2") is None
+    assert [i.status for i in report.items] == ["applied"] * 3 + ["unchanged"]
+    assert "already satisfied" in report.items[-1].detail
+    assert {a.paper_id for a in store.assignments(topic_id="b1-v2")} >= {pid(6), pid(7), pid(8)}
+    assert [c.id for c in C.active_corrections(store.corrections())] == [
+        *(m.id for m in moves),
+        deleted.id,
+    ]
 
 
 def test_undo_refuses_while_a_later_correction_holds_the_same_items(store):

@@ -146,6 +146,23 @@ def test_rebuild_replaces_tree_but_keeps_papers_corrections_and_embeddings(store
     assert len(store.get_embeddings()) == 30
 
 
+def test_tree_and_its_meta_are_written_together_or_not_at_all(store):
+    ps = papers()
+    store.upsert_papers(ps)
+    store.replace_hierarchy(tree(ps, "a"), meta={"replayed": "a", "other": "1"})
+    assert (store.get_meta("replayed"), store.get_meta("other")) == ("a", "1")
+    before = (store.topics(), store.assignments())
+    broken = tree(ps, "b")
+    # Two topics with one id: the write fails part way, after the old tree was deleted.
+    broken.topics.append(broken.topics[-1].model_copy())
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own integrity error
+        store.replace_hierarchy(broken, meta={"replayed": "b"})
+    assert (store.topics(), store.assignments()) == before
+    assert store.get_meta("replayed") == "a"
+    store.replace_hierarchy(tree(ps, "b"), meta={"replayed": "b"})
+    assert store.get_meta("replayed") == "b" and store.get_meta("other") == "1"
+
+
 def test_embeddings_and_semantic_search(store):
     ps = papers()
     store.upsert_papers(ps)

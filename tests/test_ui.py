@@ -14,7 +14,6 @@ from hierograph.curation.corrector import apply_corrector, review_queue, train_c
 from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.graph.sync import copy_graph
-from hierograph.jobs.components import make_embedder
 from hierograph.settings import Settings, load_settings
 from hierograph.ui import data
 from hierograph.ui.launch import LaunchError, app_environment, streamlit_command
@@ -411,10 +410,9 @@ def editable_home(built_corpus: Settings, tmp_path: Path) -> Path:
     for name in ("hierograph.sqlite", "embeddings.sqlite"):
         shutil.copy(built_corpus.home / name, home / name)
     settings = load_settings(home=home)
-    embedder = make_embedder(settings, show_progress=False)
     with SqliteStore(settings.db_path()) as store:
-        train_corrector(store, settings, embedder)
-        apply_corrector(store, settings, embedder)
+        train_corrector(store, settings)
+        apply_corrector(store, settings)
         assert review_queue(store, 5)
     return home
 

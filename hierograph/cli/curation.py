@@ -182,27 +182,26 @@ def _correction_target(payload: dict) -> str:
     return " ".join(parts)
 
 
-def _embedder():  # noqa: ANN202
-    from hierograph.jobs.components import make_embedder
-
-    return make_embedder(state.settings, show_progress=False)
-
-
 @corrector_app.command("train")
 def corrector_train() -> None:
-    """Train the corrector on the corrections log and the tree; saved under <home>/corrector/."""
+    """Fit the corrector on the human placements and the tree; saved under <home>/corrector/."""
     from hierograph.curation.corrector import CorrectorError, train_corrector
 
     with open_store_or_fail() as store:
         try:
-            summary = train_corrector(store, state.settings, _embedder())
+            summary = train_corrector(store, state.settings)
         except CorrectorError as e:
             fail(str(e))
+    cal = summary.calibration
+    calibration = (
+        f"calibrated on {cal['n']} points (ECE {cal['ece']}, Brier {cal['brier']})"
+        if summary.calibrated
+        else "not calibrated yet (too few human placements)"
+    )
     console.print(
-        f"trained {summary.model} corrector on {summary.pairs} pairs ({summary.positives} "
-        f"positive, {summary.negatives} negative, {summary.human_pairs} from corrections); "
-        f"training accuracy {summary.training_accuracy:.3f}; saved in "
-        f"{state.settings.corrector_dir()}",
+        f"trained the {summary.model} corrector on {summary.papers} papers "
+        f"({summary.human_papers} placed by people) over {summary.leaves} leaves; "
+        f"{calibration}; saved in {state.settings.corrector_dir()}",
         soft_wrap=True,
     )
 
@@ -211,15 +210,15 @@ def corrector_train() -> None:
 def corrector_apply(
     accept: Annotated[
         bool,
-        typer.Option(help="Also carry out the proposed moves and removals (default: propose)."),
+        typer.Option(help="Also carry out the proposed moves (default: propose only)."),
     ] = False,
 ) -> None:
-    """Re-score assignments, add likely second topics, flag unlikely ones, propose fixes."""
+    """Score every paper no person placed, propose moves, write the review queue."""
     from hierograph.curation.corrector import CorrectorError, apply_corrector
 
     with open_store_or_fail() as store:
         try:
-            report = apply_corrector(store, state.settings, _embedder(), apply_proposals=accept)
+            report = apply_corrector(store, state.settings, apply_proposals=accept)
         except CorrectorError as e:
             fail(str(e))
     console.print(report.summary(), soft_wrap=True)
@@ -232,28 +231,69 @@ def corrector_eval(
         Path,
         typer.Option(help='JSONL: {"arxiv_id" or "id", "title", "category_path": [...]} a line.'),
     ],
-    corrected_share: Annotated[
-        float, typer.Option(help="Share of matched papers whose corrections are simulated.")
-    ] = 0.1,
+    share: Annotated[
+        list[float] | None,
+        typer.Option(help="Share of the gold papers the simulated reviewer reviews (repeat)."),
+    ] = None,
+    order: Annotated[
+        list[str] | None,
+        typer.Option(help="Reviewing order: random, queue (least certain first); repeat."),
+    ] = None,
+    gold_depth: Annotated[int, typer.Option(min=1, help="Gold path levels compared.")] = 1,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full report here.")
+    ] = None,
 ) -> None:
-    """Assignment precision/recall/F1 before and after the corrector, on a gold file."""
-    from hierograph.curation.corrector import CorrectorError, evaluate_corrector
+    """Assignment precision/recall/F1 before and after a simulated reviewer and the corrector."""
+    from rich.table import Table
 
+    from hierograph.curation.corrector import CorrectorError
+    from hierograph.curation.evaluate import evaluate_corrector
+
+    orders = order or ["random", "queue"]
+    if set(orders) - {"random", "queue"}:
+        fail("--order takes random or queue")
     with open_store_or_fail() as store:
         try:
-            r = evaluate_corrector(store, state.settings, _embedder(), gold, corrected_share)
+            r = evaluate_corrector(
+                store, state.settings, gold, share or [0.05, 0.1, 0.2], orders, gold_depth
+            )
         except CorrectorError as e:
             fail(str(e))
     console.print(
-        f"gold lines {r.gold_lines}, matched {r.matched}; corrections simulated on "
-        f"{r.corrected_papers} papers ({r.corrections} corrections); scored on "
-        f"{r.evaluated_papers} others",
+        f"gold lines {r.gold_lines}, matched in the tree {r.matched}, leaves {r.leaves}, "
+        f"corrector {r.method}",
         soft_wrap=True,
     )
-    console.print(f"corrector: {r.apply.summary()}", soft_wrap=True)
-    for name, s in (("before", r.before), ("after", r.after)):
-        console.print(f"{name}: precision={s.precision:.3f} recall={s.recall:.3f} f1={s.f1:.3f}")
-    console.print(f"F1 before={r.before.f1:.3f} after={r.after.f1:.3f}", highlight=False)
+    table = Table(
+        "order",
+        "share",
+        "reviewed",
+        "moved",
+        "P before→after",
+        "R before→after",
+        "F1 unreviewed",
+        "F1 all",
+        "per 50",
+        "moves (ECE)",
+    )
+    for run in r.runs:
+        b, a = run.before_unreviewed, run.after_unreviewed
+        table.add_row(
+            run.order,
+            f"{run.share:.0%}",
+            str(run.reviewed),
+            str(run.review.moved),
+            f"{b.precision:.3f}→{a.precision:.3f}",
+            f"{b.recall:.3f}→{a.recall:.3f}",
+            f"{b.f1:.3f}→{a.f1:.3f}",
+            f"{run.before_all.f1:.3f}→{run.after_all.f1:.3f}",
+            f"{run.gain_per_50_reviewed:+.3f}",
+            f"{run.apply.moved} ({run.proposal_calibration['ece']})",
+        )
+    console.print(table)
+    if json_out is not None:
+        json_out.write_text(r.model_dump_json(indent=1))
 
 
 @app.command()

@@ -79,6 +79,10 @@ def build(
         console.print(report.llm)
     if report.refined:
         console.print(report.refined)
+    if report.corrections is not None and report.corrections.items:
+        console.print(report.corrections.summary(), soft_wrap=True)
+        if report.corrections.not_applied:
+            console.print("what to do about each: hierograph correct log", soft_wrap=True)
 
 
 @app.command()
