@@ -27,9 +27,7 @@ class ClusteredTree:
 
     def primary_hierarchy(self) -> Hierarchy:
         """The tree with each paper in its primary leaf only (what a guide is made from)."""
-        keep = [
-            a for a in self.hierarchy.assignments if self.primary.get(a.paper_id) == a.topic_id
-        ]
+        keep = [a for a in self.hierarchy.assignments if self.primary.get(a.paper_id) == a.topic_id]
         return self.hierarchy.model_copy(update={"assignments": keep})
 
 
