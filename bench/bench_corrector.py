@@ -1,6 +1,6 @@
 """Corrector benchmark: assignment F1 before and after a simulated reviewer and the corrector,
 on the development gold sets, at several shares of papers reviewed, in two reviewing orders
-(random; the review queue's least certain first), for each learner.
+(random; the review queue's least certain first).
 
 Each set needs a home where its papers are ingested and built:
 
@@ -43,14 +43,14 @@ def main() -> None:
     ap.add_argument("--gold-dir", type=Path, default=GOLD)
     ap.add_argument("--share", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     ap.add_argument("--order", nargs="+", default=["random", "queue"])
-    ap.add_argument("--method", nargs="+", default=["knn", "classifier"])
+    ap.add_argument("--k", type=int, nargs="+", default=[10], help="corrector_k values")
     args = ap.parse_args()
 
     results = []
     for spec in args.set:
         name, home = spec.split("=", 1)
-        for method in args.method:
-            settings = load_settings(home=Path(home), corrector_model=method)
+        for k in args.k:
+            settings = load_settings(home=Path(home), corrector_k=k)
             start = time.perf_counter()
             with open_store(settings) as store:
                 report = evaluate_corrector(
@@ -59,7 +59,7 @@ def main() -> None:
             results.append(
                 {
                     "set": name,
-                    "method": method,
+                    "k": k,
                     "seconds": round(time.perf_counter() - start, 1),
                     "load_average": os.getloadavg()[0],
                     **report.model_dump(),
@@ -127,7 +127,7 @@ def plot(results: list[dict]) -> None:
                     [run["reviewed"] for run in runs],
                     [run["gain_unreviewed"] for run in runs],
                     marker="o",
-                    label=f"{r['method']}, {order}",
+                    label=f"k={r['k']}, {order}",
                 )
         ax.axhline(0.05, color="grey", linestyle=":", label="goal at 10%")
         ax.set(title=name, xlabel="papers reviewed", ylabel="F1 gain on unreviewed papers")

@@ -184,7 +184,7 @@ def _correction_target(payload: dict) -> str:
 
 @corrector_app.command("train")
 def corrector_train() -> None:
-    """Fit the corrector on the human placements and the tree; saved under <home>/corrector/."""
+    """Fit the corrector on the human placements; its summary is saved under <home>/corrector/."""
     from hierograph.curation.corrector import CorrectorError, train_corrector
 
     with open_store_or_fail() as store:
@@ -194,14 +194,14 @@ def corrector_train() -> None:
             fail(str(e))
     cal = summary.calibration
     calibration = (
-        f"calibrated on {cal['n']} points (ECE {cal['ece']}, Brier {cal['brier']})"
-        if summary.calibrated
-        else "not calibrated yet (too few human placements)"
+        f"held-out calibration on {cal['n']} pairs: ECE {cal['ece']}, Brier {cal['brier']}"
+        if summary.learned
+        else "nothing learned yet (too few papers placed by people): the queue ranks by geometry"
     )
     console.print(
-        f"trained the {summary.model} corrector on {summary.papers} papers "
-        f"({summary.human_papers} placed by people) over {summary.leaves} leaves; "
-        f"{calibration}; saved in {state.settings.corrector_dir()}",
+        f"trained the corrector on {summary.papers} papers ({summary.human_papers} placed by "
+        f"people) over {summary.leaves} leaves; {calibration}; saved in "
+        f"{state.settings.corrector_dir()}",
         soft_wrap=True,
     )
 
