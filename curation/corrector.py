@@ -19,7 +19,8 @@ import joblib
 import numpy as np
 from pydantic import BaseModel, Field
 
-from hierograph.curation.learner import Labels, PlacementLearner, reliability
+from hierograph.curation.learner import PairwiseCorrector, Placements, reliability
+from hierograph.curation.replay import human_evidence
 from hierograph.curation.state import TreeState
 from hierograph.graph.models import Assignment, utc_now
 from hierograph.graph.store import GraphStore
@@ -34,9 +35,10 @@ class CorrectorError(RuntimeError):
     """The corrector cannot run; the message says what to do."""
 
 
-def training_labels(store: GraphStore, settings: Settings) -> tuple[Labels, dict[str, set[str]]]:
-    """Every placed paper with its leaf: a human's leaf where there is one, else its best
-    clustered (or corrector) leaf; and each paper's current leaves."""
+def placements(store: GraphStore) -> Placements:
+    """Every placed paper: its leaf now (a human's where there is one, else its best-scored
+    one), its leaf before any human touched it (from the corrections' effects), and the leaf a
+    person chose for it."""
     vectors = store.get_embeddings()
     if not vectors:
         raise CorrectorError("no paper embeddings in the store: run `hierograph build` first.")
@@ -45,64 +47,60 @@ def training_labels(store: GraphStore, settings: Settings) -> tuple[Labels, dict
         raise CorrectorError("no topic tree yet: run `hierograph build` first.")
     human: dict[str, str] = {}
     best: dict[str, Assignment] = {}
-    current: dict[str, set[str]] = {}
     for (paper, topic), a in sorted(state.assignments.items()):
         if paper not in vectors or not state.is_leaf(topic):
             continue
-        current.setdefault(paper, set()).add(topic)
         if a.origin == "human":
             human.setdefault(paper, topic)
         elif paper not in best or a.score > best[paper].score:
             best[paper] = a
+    before: dict[str, Assignment] = {}
+    for paper, topic, _, prior in human_evidence(store):
+        if prior is None or prior.origin == "human" or topic not in state.topics:
+            continue
+        if state.is_leaf(topic) and (paper not in before or prior.score > before[paper].score):
+            before[paper] = prior
     papers = sorted(set(human) | set(best))
     if len(papers) < 3:
         raise CorrectorError("too few placed papers to learn from: build a bigger tree first.")
     leaf = [human[p] if p in human else best[p].topic_id for p in papers]
-    is_human = np.array([p in human for p in papers])
-    weight = np.where(is_human, settings.corrector_human_weight, 1.0)
+    was = [before[p].topic_id if p in before else leaf[i] for i, p in enumerate(papers)]
     matrix = np.stack([np.asarray(vectors[p], dtype=np.float32) for p in papers])
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    return Labels(papers, matrix, leaf, weight, is_human), current
+    return Placements(papers, matrix, leaf, was, human)
 
 
-def fit_learner(store: GraphStore, settings: Settings) -> tuple[PlacementLearner, Labels, dict]:
-    labels, current = training_labels(store, settings)
-    learner = PlacementLearner(
-        settings.corrector_model,
-        settings.corrector_human_weight,
-        settings.corrector_k,
-        settings.seed,
-    ).fit(labels)
-    return learner, labels, current
+def fit_corrector(store: GraphStore, settings: Settings) -> PairwiseCorrector:
+    return PairwiseCorrector(
+        settings.corrector_k, settings.corrector_candidates, settings.seed
+    ).fit(placements(store))
 
 
 class TrainSummary(BaseModel):
     version: int = MODEL_VERSION
     trained_at: str = Field(default_factory=utc_now)
-    model: str
+    model: str = "pairwise"
     papers: int
     human_papers: int
     leaves: int
-    calibrated: bool
-    calibration: dict = Field(default_factory=dict)  # reliability of the reviewed papers
+    learned: bool  # False until enough papers were placed by people
+    calibration: dict = Field(default_factory=dict)  # held-out reliability on reviewed papers
 
 
 def train_corrector(store: GraphStore, settings: Settings) -> TrainSummary:
-    """Fit the corrector on the store's placements; save it and its summary under
-    <home>/corrector/."""
-    learner, labels, _ = fit_learner(store, settings)
-    cal = learner.calibration_
+    """Fit the corrector on the store's human placements; save its summary (with the held-out
+    calibration) under <home>/corrector/."""
+    corrector = fit_corrector(store, settings)
     summary = TrainSummary(
-        model=settings.corrector_model,
-        papers=len(labels.papers),
-        human_papers=int(labels.human.sum()),
-        leaves=len(learner.leaves_),
-        calibrated=cal.fitted,
-        calibration=reliability([(float(cal(np.array([s]))[0]), o) for s, o in cal.points]),
+        papers=len(corrector.data_.papers),
+        human_papers=len(corrector.data_.human),
+        leaves=len(corrector.leaves_),
+        learned=corrector.model_ is not None,
+        calibration=reliability(corrector.points_),
     )
     folder = settings.corrector_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"summary": summary.model_dump(), "calibration": cal}, folder / MODEL_FILE)
+    joblib.dump({"summary": summary.model_dump(), "model": corrector.model_}, folder / MODEL_FILE)
     (folder / "summary.json").write_text(summary.model_dump_json(indent=1))
     return summary
 
@@ -147,6 +145,21 @@ class ApplyReport(BaseModel):
         )
 
 
+def certainty(corrector: PairwiseCorrector, paper: str) -> tuple[float, dict[str, float]]:
+    """The probability that the paper's own leaf is right, and every candidate's. Before anyone
+    placed enough papers there is no model: a geometric stand-in then ranks the queue, 0.5 plus
+    half the margin of the own leaf's centroid cosine over the best other leaf's."""
+    scores = corrector.scores(paper)
+    i = corrector.index_[paper]
+    own = corrector.data_.leaf[i]
+    if scores:
+        return scores.get(own, 0.0), scores
+    cos = corrector._centroid_cos(i)
+    j = corrector.col_[own]
+    other = float(np.max(np.delete(cos, j))) if len(cos) > 1 else 0.0
+    return float(np.clip(0.5 + (cos[j] - other) / 2, 0.0, 1.0)), {}
+
+
 def apply_corrector(
     store: GraphStore, settings: Settings, apply_proposals: bool = False
 ) -> ApplyReport:
@@ -154,18 +167,21 @@ def apply_corrector(
     another leaf is likelier than its own and at least `corrector_move_threshold`; write the
     review queue, least certain first."""
     load_summary(settings)
-    learner, labels, current = fit_learner(store, settings)
-    report = ApplyReport(calibrated=learner.calibration_.fitted)
+    corrector = fit_corrector(store, settings)
+    data = corrector.data_
+    current: dict[str, set[str]] = {}
+    for a in store.assignments():
+        current.setdefault(a.paper_id, set()).add(a.topic_id)
+    report = ApplyReport(calibrated=corrector.model_ is not None)
     review: list[ReviewItem] = []
     writes: list[Assignment] = []
     drops: list[tuple[str, str]] = []
-    for i, paper in enumerate(labels.papers):
-        if labels.human[i]:
+    for i, paper in enumerate(data.papers):
+        if paper in data.human:
             report.skipped_human_papers += 1
             continue
-        own = labels.leaf[i]
-        p_own = learner.of(paper, own)
-        target, p_target = learner.best(paper)
+        own = data.leaf[i]
+        p_own, scores = certainty(corrector, paper)
         report.scored += 1
         item = ReviewItem(
             paper_id=paper, topic_id=own, probability=round(p_own, 4), origin="cluster"
@@ -174,6 +190,7 @@ def apply_corrector(
             item.flagged = True
             report.flagged += 1
         mine = current.get(paper, set())
+        target, p_target = max(scores.items(), key=lambda kv: (kv[1], kv[0]), default=(own, 0.0))
         if (
             target not in mine
             and p_target >= settings.corrector_move_threshold

@@ -32,7 +32,8 @@ from hierograph.curation.corrector import (
     ApplyReport,
     CorrectorError,
     apply_corrector,
-    fit_learner,
+    certainty,
+    fit_corrector,
     train_corrector,
 )
 from hierograph.curation.learner import reliability
@@ -166,8 +167,8 @@ def review_order(store: GraphStore, settings: Settings, papers: list[str], order
     if order == "random":
         rng = np.random.default_rng(settings.seed)
         return [papers[i] for i in rng.permutation(len(papers))]
-    learner, labels, _ = fit_learner(store, settings)
-    own = {p: learner.of(p, leaf) for p, leaf in zip(labels.papers, labels.leaf, strict=True)}
+    corrector = fit_corrector(store, settings)
+    own = {p: certainty(corrector, p)[0] for p in papers if p in corrector.index_}
     return sorted(papers, key=lambda p: (abs(own.get(p, 0.0) - 0.5), p))
 
 
@@ -210,7 +211,7 @@ def evaluate_corrector(
         gold_lines=len(lines),
         matched=len(matched),
         leaves=len(state.leaves()),
-        method=settings.corrector_model,
+        method="pairwise",
         runs=runs,
     )
 

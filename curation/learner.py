@@ -1,166 +1,168 @@
-"""Where papers belong, learned from the people who placed them.
+"""Where papers belong, learned from the people who placed them: a pairwise "does this paper
+belong in this leaf" classifier (after CHIME, Hsu et al. 2024), trained only on human word.
 
-Every paper carries a leaf label: the leaf a human put it in (moved there or confirmed there,
-weight `human_weight`), else the leaf the clustering put it in (weight 1). Two learners score
-each paper against every leaf from those labels, each paper predicted *without its own label*
-so that a paper's own clustered leaf does not vote for itself:
-
-- `knn` (label propagation, one step over the paper kNN graph): a leaf's score is the summed
-  cosine-weighted label weight of the paper's k nearest labelled neighbours;
-- `classifier`: a multinomial logistic regression on the embeddings, cross-fitted (5 folds).
-
-A reviewer's moves out of a mixed leaf teach it that papers like those belong elsewhere, and
-their confirmations that papers like those stay; the learner carries that to the papers nobody
-reviewed. Raw scores are mapped to probabilities by a Platt fit on the reviewed papers (each
-predicted as if unreviewed: does the leaf hold the paper where the human put it?), so that a
-proposal's probability says how often such a proposal is right; `calibration` reports how well.
+Each reviewed paper - moved somewhere by a person, or confirmed where it was - is a training
+example, seen as it was before the review: its candidate leaves are the leaf the clustering had
+put it in, the leaves people placed its nearest reviewed neighbours in, and the leaves whose
+centroids are nearest; the candidate is right when it is where the person put it. Features of a
+(paper, leaf) pair (`PAIR_FEATURES`): the similarity-weighted vote for the leaf among the
+paper's nearest reviewed papers, the closest reviewed paper placed there, the cosine to the
+leaf's centroid (leave-one-out), whether it is the paper's own leaf, and that own leaf's
+centroid cosine and vote. A logistic regression on those rows gives, for a paper nobody
+reviewed, the probability that each candidate leaf is right; because it is fitted on exactly
+such pairs (each reviewed paper described without its own placement), that probability is
+calibrated by construction, and `reliability` reports how well (ECE, Brier, bins).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-Method = Literal["knn", "classifier"]
-MIN_CALIBRATION = 8  # reviewed papers below which raw scores stand in for probabilities
-
-
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
+PAIR_FEATURES = (
+    "vote",
+    "nearest_reviewed_sim",
+    "centroid_cos",
+    "is_own_leaf",
+    "own_centroid_cos",
+    "own_vote",
+    "moved_from_own_here",
+)
+MIN_REVIEWED = 4  # fewer reviewed papers than this: nothing to learn from
 
 
 @dataclass
-class Labels:
-    """The training view: paper ids, their unit embeddings, their leaf and its weight."""
+class Placements:
+    """Paper ids with unit embeddings; each paper's leaf now (`leaf`), the leaf before any
+    human touched it (`before`), and for reviewed papers the leaf a person chose (`human`)."""
 
     papers: list[str]
     vectors: np.ndarray
     leaf: list[str]
-    weight: np.ndarray
-    human: np.ndarray  # bool per paper: the leaf is a human's word
+    before: list[str]
+    human: dict[str, str]
 
 
-@dataclass
-class Calibration:
-    """Platt scaling of raw leaf scores, fitted on reviewed papers; `points` are the (raw score,
-    was right) pairs it was fitted on, kept for the reliability report."""
+class PairwiseCorrector:
+    """`fit(placements)`, then `scores(paper)`: candidate leaf → probability it is right."""
 
-    a: float = 1.0
-    b: float = 0.0
-    fitted: bool = False
-    points: list[tuple[float, int]] = field(default_factory=list)
-
-    def __call__(self, raw: np.ndarray) -> np.ndarray:
-        if not self.fitted:
-            return np.clip(raw, 0.0, 1.0)
-        return 1.0 / (1.0 + np.exp(-(self.a * _logit(raw) + self.b)))
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
-class PlacementLearner:
-    """`fit(labels)` then `scores()`: per paper, a probability for every leaf."""
-
-    def __init__(
-        self,
-        method: Method = "knn",
-        human_weight: float = 5.0,
-        k: int = 15,
-        seed: int = 0,
-        rounds: int = 3,
-    ) -> None:
-        self.method = method
-        self.rounds = rounds
-        self.human_weight = human_weight
+    def __init__(self, k: int = 10, candidates: int = 3, seed: int = 0) -> None:
         self.k = k
+        self.candidates = candidates
         self.seed = seed
 
-    def fit(self, labels: Labels) -> PlacementLearner:
-        self.labels_ = labels
-        self.leaves_ = sorted(set(labels.leaf))
-        self.col_ = {t: j for j, t in enumerate(self.leaves_)}
-        y = np.array([self.col_[t] for t in labels.leaf])
-        raw = self._knn(labels, y) if self.method == "knn" else self._classifier(labels, y)
-        self.raw_ = raw
-        self.calibration_ = self._calibrate(raw, y, labels.human)
-        self.proba_ = self.calibration_(raw)
+    def fit(self, data: Placements) -> PairwiseCorrector:
+        self.data_ = data
+        self.index_ = {p: i for i, p in enumerate(data.papers)}
+        self.leaves_ = sorted(set(data.leaf) | set(data.before))
+        col = {t: j for j, t in enumerate(self.leaves_)}
+        members = np.zeros((len(data.papers), len(self.leaves_)), dtype=np.float32)
+        members[np.arange(len(data.papers)), [col[t] for t in data.leaf]] = 1.0
+        self.col_ = col
+        self.members_ = members
+        self.sums_ = members.T @ data.vectors  # leaf → sum of member vectors
+        self.counts_ = members.sum(axis=0)
+        self.reviewed_ = np.array([self.index_[p] for p in sorted(data.human)], dtype=int)
+        self.model_: Pipeline | None = None
+        self.points_: list[tuple[float, int]] = []
+        if len(self.reviewed_) < MIN_REVIEWED:
+            return self
+        rows, labels, groups = [], [], []
+        for i in self.reviewed_:
+            paper = data.papers[i]
+            for leaf, feats in self._pairs(i).items():
+                rows.append(feats)
+                labels.append(int(leaf == data.human[paper]))
+                groups.append(i)
+        y = np.array(labels)
+        if len(set(y.tolist())) < 2:
+            return self
+        X = np.array(rows)
+        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+        self.model_.fit(X, y)
+        # Calibration points: each reviewed paper's rows scored by a model fitted without it.
+        self.points_ = self._held_out_points(X, y, np.array(groups))
         return self
 
-    def _knn(self, labels: Labels, y: np.ndarray) -> np.ndarray:
-        """Label propagation over the kNN graph: each round, a paper's scores are the
-        similarity- and weight-weighted labels of its neighbours, where a human's paper shows
-        its human leaf and any other paper its clustered leaf mixed half and half with its own
-        scores of the round before, so a human's word travels along chains of similar papers."""
-        sims = labels.vectors @ labels.vectors.T
-        np.fill_diagonal(sims, -np.inf)  # a paper's own label never votes for itself
-        k = min(self.k, len(y) - 1)
-        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        rows = np.repeat(np.arange(len(y)), k)
-        cols = near.ravel()
-        edge = np.clip(sims[rows, cols], 0.0, None) * labels.weight[cols]
-        onehot = np.zeros((len(y), len(self.leaves_)))
-        onehot[np.arange(len(y)), y] = 1.0
-        shown = onehot
-        for _ in range(self.rounds):
-            out = np.zeros_like(onehot)
-            np.add.at(out, rows, edge[:, None] * shown[cols])
-            total = out.sum(axis=1, keepdims=True)
-            out = np.divide(out, total, out=np.full_like(out, 1 / out.shape[1]), where=total > 0)
-            mixed = 0.5 * onehot + 0.5 * out
-            shown = np.where(labels.human[:, None], onehot, mixed)
-        return out
-
-    def _classifier(self, labels: Labels, y: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(y), len(self.leaves_)))
-        folds = KFold(n_splits=min(5, len(y)), shuffle=True, random_state=self.seed)
-        for train, test in folds.split(labels.vectors):
-            model = LogisticRegression(C=10.0, max_iter=300)
-            model.fit(labels.vectors[train], y[train], sample_weight=labels.weight[train])
-            out[np.ix_(test, model.classes_)] = model.predict_proba(labels.vectors[test])
-        return out
-
-    def _calibrate(self, raw: np.ndarray, y: np.ndarray, human: np.ndarray) -> Calibration:
-        """Each reviewed paper gives two points: its best-scored leaf and the leaf the human
-        chose, each with its raw score and whether it is the human's leaf."""
+    def _held_out_points(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> list:
         points: list[tuple[float, int]] = []
-        for i in np.flatnonzero(human):
-            top = int(np.argmax(raw[i]))
-            points.append((float(raw[i, top]), int(top == y[i])))
-            if top != y[i]:
-                points.append((float(raw[i, y[i]]), 1))
-        cal = Calibration(points=points)
-        outcomes = {o for _, o in points}
-        if len(points) < MIN_CALIBRATION or outcomes != {0, 1}:
-            return cal
-        x = _logit(np.array([s for s, _ in points]))[:, None]
-        fit = LogisticRegression(C=1.0).fit(x, np.array([o for _, o in points]))
-        cal.a, cal.b, cal.fitted = float(fit.coef_[0, 0]), float(fit.intercept_[0]), True
-        return cal
+        unique = np.unique(groups)
+        folds = np.array_split(np.random.default_rng(self.seed).permutation(unique), 5)
+        for fold in folds:
+            test = np.isin(groups, fold)
+            if test.all() or len(set(y[~test].tolist())) < 2:
+                continue
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+            model.fit(X[~test], y[~test])
+            points += zip(
+                model.predict_proba(X[test])[:, 1].tolist(), y[test].tolist(), strict=True
+            )
+        return [(float(p), int(o)) for p, o in points]
 
-    def proba(self, paper: str) -> dict[str, float]:
-        i = self._row(paper)
-        return {t: float(self.proba_[i, j]) for j, t in enumerate(self.leaves_)}
+    def _pairs(self, i: int) -> dict[str, list[float]]:
+        """Candidate leaf → features for paper row `i`, as it was before any review, without
+        its own human placement."""
+        data = self.data_
+        x = data.vectors[i]
+        own = data.before[i]
+        others = self.reviewed_[self.reviewed_ != i]
+        votes: dict[str, float] = {}
+        nearest: dict[str, float] = {}
+        if len(others):
+            sims = data.vectors[others] @ x
+            top = np.argsort(-sims, kind="stable")[: self.k]
+            total = float(np.clip(sims[top], 0, None).sum()) or 1.0
+            for j in top:
+                leaf = data.human[data.papers[others[j]]]
+                votes[leaf] = votes.get(leaf, 0.0) + max(float(sims[j]), 0.0) / total
+            for j, s in zip(others, sims, strict=True):
+                leaf = data.human[data.papers[j]]
+                nearest[leaf] = max(nearest.get(leaf, -1.0), float(s))
+        # Reviewed papers that sat in the same leaf as this one: where did people put them?
+        # (A mixed leaf: the ones like this paper went there, or stayed.)
+        same_leaf: dict[str, float] = {}
+        for j in others:
+            if data.before[j] == own:
+                leaf = data.human[data.papers[j]]
+                s = max(float(data.vectors[j] @ x), 0.0)
+                same_leaf[leaf] = max(same_leaf.get(leaf, 0.0), s)
+        cos = self._centroid_cos(i)
+        by_centroid = [self.leaves_[j] for j in np.argsort(-cos, kind="stable")[: self.candidates]]
+        candidates = {own, *votes, *by_centroid, *same_leaf}
+        own_cos = float(cos[self.col_[own]])
+        return {
+            leaf: [
+                votes.get(leaf, 0.0),
+                nearest.get(leaf, 0.0),
+                float(cos[self.col_[leaf]]),
+                float(leaf == own),
+                own_cos,
+                votes.get(own, 0.0),
+                same_leaf.get(leaf, 0.0),
+            ]
+            for leaf in sorted(candidates)
+        }
 
-    def best(self, paper: str) -> tuple[str, float]:
-        i = self._row(paper)
-        j = int(np.argmax(self.raw_[i]))
-        return self.leaves_[j], float(self.proba_[i, j])
+    def _centroid_cos(self, i: int) -> np.ndarray:
+        """Cosine of paper `i` to every leaf centroid, the paper itself taken out of its leaf."""
+        sums = self.sums_ - self.members_[i][:, None] * self.data_.vectors[i][None, :]
+        norms = np.linalg.norm(sums, axis=1)
+        return np.divide(
+            sums @ self.data_.vectors[i], norms, out=np.zeros(len(norms)), where=norms > 1e-6
+        )
 
-    def of(self, paper: str, leaf: str) -> float:
-        j = self.col_.get(leaf)
-        return 0.0 if j is None else float(self.proba_[self._row(paper), j])
-
-    def _row(self, paper: str) -> int:
-        if not hasattr(self, "_index"):
-            self._index = {p: i for i, p in enumerate(self.labels_.papers)}
-        return self._index[paper]
+    def scores(self, paper: str) -> dict[str, float]:
+        """Candidate leaf → calibrated probability that `paper` belongs there (empty when
+        nothing was learned yet)."""
+        if self.model_ is None:
+            return {}
+        pairs = self._pairs(self.index_[paper])
+        probs = self.model_.predict_proba(np.array(list(pairs.values())))[:, 1]
+        return dict(zip(pairs, probs.tolist(), strict=True))
 
 
 def reliability(pairs: list[tuple[float, int]], bins: int = 5) -> dict[str, object]:

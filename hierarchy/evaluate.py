@@ -42,14 +42,27 @@ class GoldError(ValueError):
 
 
 def load_gold(path: Path) -> list[GoldRecord]:
+    """The gold file, one record a line; a bad line is refused with its number and the field
+    at fault (the one gold reader: `hierograph eval` and `hierograph corrector eval`)."""
+    if not path.is_file():
+        raise GoldError(f"gold file {path} does not exist")
     records = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             records.append(GoldRecord.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as e:
-            raise GoldError(f"{path}:{number}: {e}".splitlines()[0]) from e
+        except json.JSONDecodeError as e:
+            raise GoldError(f"{path}:{number}: not JSON ({e.msg})") from e
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise GoldError(
+                f"{path}:{number}: {where + ': ' if where else ''}{first['msg']}; expected "
+                '{"arxiv_id" or "id", "title", "category_path": ["…", …]}'
+            ) from e
+    if not records:
+        raise GoldError(f"gold file {path} has no lines")
     return records
 
 

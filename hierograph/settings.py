@@ -205,18 +205,15 @@ class Settings(BaseSettings):
     # Replay onto a rebuilt tree finds a correction's topic by id, then label, then by the
     # Jaccard overlap of its papers; below this overlap the target counts as gone (reported).
     correction_min_overlap: float = Field(0.5, gt=0, le=1)
-    # The corrector (curation/learner.py): "knn" = label propagation over the paper kNN graph,
-    # "classifier" = logistic regression on embeddings; both learn from human placements.
-    corrector_model: Literal["knn", "classifier"] = "knn"
-    corrector_k: int = Field(15, ge=1, description="Neighbours each paper's leaf vote takes.")
+    # The corrector (curation/learner.py): a pairwise "does this paper belong in this leaf"
+    # classifier trained on human placements (moves and confirmations).
+    corrector_k: int = Field(10, ge=1, description="Nearest reviewed papers whose leaves vote.")
+    corrector_candidates: int = Field(3, ge=1, description="Nearest leaf centroids considered.")
     corrector_move_threshold: float = Field(
         0.5, ge=0, le=1, description="Least probability of a proposed move (`corrector apply`)."
     )
     corrector_flag_threshold: float = Field(
         0.3, ge=0, le=1, description="Placements scored below this are flagged for review."
-    )
-    corrector_human_weight: float = Field(
-        5.0, gt=0, description="Label weight of a human-placed paper against a clustered one."
     )
 
     # --- live sources and periodic refresh (issue 4) ---

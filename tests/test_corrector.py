@@ -15,7 +15,7 @@ import pytest
 from hierograph.curation import corrections as C
 from hierograph.curation import corrector as K
 from hierograph.curation import evaluate as E
-from hierograph.curation.learner import Labels, PlacementLearner, reliability
+from hierograph.curation.learner import PairwiseCorrector, Placements, reliability
 from hierograph.graph.sqlite_store import SqliteStore
 from hierograph.graph.sync import copy_graph
 from hierograph.jobs.build import build_hierarchy
@@ -75,38 +75,33 @@ def test_human_move_survives_rebuild_and_corrector_run(home, tmp_path, kind):
         store.close()
 
 
-def _two_groups(n: int = 40, seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """Papers around two directions, a and b; the clustering put them all in one leaf 'L'
-    except a few, and a second leaf 'R' holds other papers around a third direction."""
-    rng = np.random.default_rng(seed)
-    axes = np.eye(8)[:3]
-    rows = [axes[i % 3] + 0.15 * rng.standard_normal(8) for i in range(n)]
-    kinds = ["a", "b", "c"]
-    return np.array(rows, dtype=np.float32), [kinds[i % 3] for i in range(n)]
-
-
 def test_the_learner_carries_human_moves_to_papers_like_them():
-    """The default learner (label propagation); the classifier is compared in the bench."""
-    vectors, kind = _two_groups(60)
+    """A leaf L that lumps two kinds of paper (a, b); a person moved eight b papers to a leaf B
+    and confirmed eight a papers in L: the corrector says the other b papers belong in B and
+    the other a papers in L, with probabilities that stay in [0, 1]."""
+    rng = np.random.default_rng(0)
+    axes = np.eye(8)[:3]
+    kind = ["abc"[i % 3] for i in range(90)]
+    vectors = np.array([axes["abc".index(k)] + 0.2 * rng.standard_normal(8) for k in kind])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    papers = [f"p{i}" for i in range(60)]
-    # The clustering lumped a and b into leaf L; c sits in R. A person moved five b papers to a
-    # leaf B and confirmed five a papers in L.
-    leaf = ["R" if k == "c" else "L" for k in kind]
-    human = np.zeros(60, dtype=bool)
-    for i in [i for i, k in enumerate(kind) if k == "b"][:5]:
-        leaf[i], human[i] = "B", True
-    for i in [i for i, k in enumerate(kind) if k == "a"][:5]:
-        human[i] = True
-    labels = Labels(papers, vectors, leaf, np.where(human, 5.0, 1.0), human)
-    learner = PlacementLearner("knn", human_weight=5.0, k=10).fit(labels)
-    unreviewed_b = [p for i, p in enumerate(papers) if kind[i] == "b" and not human[i]]
-    unreviewed_a = [p for i, p in enumerate(papers) if kind[i] == "a" and not human[i]]
-    assert sum(learner.best(p)[0] == "B" for p in unreviewed_b) >= 0.8 * len(unreviewed_b)
-    assert sum(learner.best(p)[0] == "L" for p in unreviewed_a) >= 0.8 * len(unreviewed_a)
-    for p in papers:
-        probs = learner.proba(p)
-        assert all(0.0 <= v <= 1.0 for v in probs.values())
+    papers = [f"p{i:02d}" for i in range(90)]
+    before = ["R" if k == "c" else "L" for k in kind]
+    leaf, human = list(before), {}
+    for i in [i for i, k in enumerate(kind) if k == "b"][:8]:
+        leaf[i] = human[papers[i]] = "B"
+    for i in [i for i, k in enumerate(kind) if k == "a"][:8]:
+        human[papers[i]] = "L"
+    corrector = PairwiseCorrector(k=5).fit(Placements(papers, vectors, leaf, before, human))
+    assert corrector.model_ is not None
+    rest = [i for i, p in enumerate(papers) if p not in human and kind[i] != "c"]
+    agree = 0
+    for i in rest:
+        scores = corrector.scores(papers[i])
+        assert all(0.0 <= v <= 1.0 for v in scores.values())
+        want = "B" if kind[i] == "b" else "L"
+        agree += max(scores, key=scores.get) == want
+    assert agree >= 0.8 * len(rest)
+    assert reliability(corrector.points_)["n"] > 16
 
 
 def test_reliability_reports_ece_brier_and_bins():
@@ -126,7 +121,7 @@ def test_train_saves_a_versioned_summary_and_apply_is_idempotent(home):
         with pytest.raises(K.CorrectorError, match="corrector train"):
             K.apply_corrector(store, home)
         summary = K.train_corrector(store, home)
-        assert summary.human_papers == 1 and summary.papers == 49
+        assert summary.human_papers == 1 and summary.papers == 49 and not summary.learned
         saved = joblib.load(home.corrector_dir() / K.MODEL_FILE)
         assert saved["summary"]["version"] == K.MODEL_VERSION
         assert json.loads((home.corrector_dir() / "summary.json").read_text())["leaves"] > 1

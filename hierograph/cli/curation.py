@@ -184,7 +184,7 @@ def _correction_target(payload: dict) -> str:
 
 @corrector_app.command("train")
 def corrector_train() -> None:
-    """Fit the corrector on the human placements and the tree; saved under <home>/corrector/."""
+    """Fit the corrector on the human placements; its summary is saved under <home>/corrector/."""
     from hierograph.curation.corrector import CorrectorError, train_corrector
 
     with open_store_or_fail() as store:
@@ -194,14 +194,14 @@ def corrector_train() -> None:
             fail(str(e))
     cal = summary.calibration
     calibration = (
-        f"calibrated on {cal['n']} points (ECE {cal['ece']}, Brier {cal['brier']})"
-        if summary.calibrated
-        else "not calibrated yet (too few human placements)"
+        f"held-out calibration on {cal['n']} pairs: ECE {cal['ece']}, Brier {cal['brier']}"
+        if summary.learned
+        else "nothing learned yet (too few papers placed by people): the queue ranks by geometry"
     )
     console.print(
-        f"trained the {summary.model} corrector on {summary.papers} papers "
-        f"({summary.human_papers} placed by people) over {summary.leaves} leaves; "
-        f"{calibration}; saved in {state.settings.corrector_dir()}",
+        f"trained the corrector on {summary.papers} papers ({summary.human_papers} placed by "
+        f"people) over {summary.leaves} leaves; {calibration}; saved in "
+        f"{state.settings.corrector_dir()}",
         soft_wrap=True,
     )
 
@@ -245,8 +245,6 @@ def corrector_eval(
     ] = None,
 ) -> None:
     """Assignment precision/recall/F1 before and after a simulated reviewer and the corrector."""
-    from rich.table import Table
-
     from hierograph.curation.corrector import CorrectorError
     from hierograph.curation.evaluate import evaluate_corrector
 
@@ -265,33 +263,18 @@ def corrector_eval(
         f"corrector {r.method}",
         soft_wrap=True,
     )
-    table = Table(
-        "order",
-        "share",
-        "reviewed",
-        "moved",
-        "P before→after",
-        "R before→after",
-        "F1 unreviewed",
-        "F1 all",
-        "per 50",
-        "moves (ECE)",
-    )
     for run in r.runs:
         b, a = run.before_unreviewed, run.after_unreviewed
-        table.add_row(
-            run.order,
-            f"{run.share:.0%}",
-            str(run.reviewed),
-            str(run.review.moved),
-            f"{b.precision:.3f}→{a.precision:.3f}",
-            f"{b.recall:.3f}→{a.recall:.3f}",
-            f"{b.f1:.3f}→{a.f1:.3f}",
-            f"{run.before_all.f1:.3f}→{run.after_all.f1:.3f}",
-            f"{run.gain_per_50_reviewed:+.3f}",
-            f"{run.apply.moved} ({run.proposal_calibration['ece']})",
+        console.print(
+            f"{run.order} order, {run.share:.0%} reviewed ({run.reviewed} papers: "
+            f"{run.review.moved} moved, {run.review.confirmed} confirmed): unreviewed "
+            f"P {b.precision:.3f}→{a.precision:.3f} R {b.recall:.3f}→{a.recall:.3f} "
+            f"F1 {b.f1:.3f}→{a.f1:.3f}; all papers F1 {run.before_all.f1:.3f}→"
+            f"{run.after_all.f1:.3f} ({run.gain_per_50_reviewed:+.3f} per 50 reviewed); "
+            f"corrector moved {run.apply.moved} (ECE {run.proposal_calibration['ece']})",
+            soft_wrap=True,
+            highlight=False,
         )
-    console.print(table)
     if json_out is not None:
         json_out.write_text(r.model_dump_json(indent=1))
 
