@@ -30,6 +30,9 @@ from hierograph.hierarchy.phrases import PhraseCounts, PhraseExtractor
 from hierograph.hierarchy.tree import Node
 
 Embed = Callable[[list[str]], np.ndarray]
+# A single word is too common to name a topic when more than `generic_share` of the papers and
+# more than this many use it (in a small collection a few uses are no sign of genericity).
+GENERIC_MIN_PAPERS = 5
 
 # Nouns every field uses; a name made only of them says nothing about a topic. Phrases built
 # from them ("reward model", "language model alignment") remain candidates.
@@ -141,7 +144,7 @@ class PhraseLabeler:
         self,
         embed: Embed | None = None,
         n_keywords: int = 5,
-        shortlist: int = 15,
+        shortlist: int = 8,
         similarity_weight: float = 1.0,
         generic_share: float = 0.05,
         extractor: PhraseExtractor | None = None,
@@ -169,7 +172,7 @@ class PhraseLabeler:
         df = np.asarray(self.text_.sum(axis=0)).ravel()
         self.idf_ = np.log((1.0 + n) / (1.0 + df)) + 1e-3
         self.eligible_ = np.array(
-            [self._nameable(k, d / n) for k, d in zip(self.counts_.keys, df, strict=True)],
+            [self._nameable(k, d / n, d) for k, d in zip(self.counts_.keys, df, strict=True)],
             dtype=bool,
         )
         self.key_words_ = [frozenset(k.split()) for k in self.counts_.keys]
@@ -181,12 +184,12 @@ class PhraseLabeler:
         self._phrase_vectors: dict[int, np.ndarray] = {}
         return self
 
-    def _nameable(self, key: str, share: float) -> bool:
+    def _nameable(self, key: str, share: float, count: float) -> bool:
         words = key.split()
         if all(w in GENERIC_WORDS or w.isdigit() for w in words):
             return False
         # A single word most papers use names nothing ("alignment" in an alignment corpus).
-        return len(words) > 1 or share <= self.generic_share
+        return len(words) > 1 or share <= self.generic_share or count <= GENERIC_MIN_PAPERS
 
     # --- the tree ---
     def label_tree(self, root: Node) -> dict[int, Label]:
@@ -319,9 +322,11 @@ class PhraseLabeler:
         return [self.counts_.display[k] for k in picked]
 
     def _fallback(self, node: Node, used: set[str]) -> str:
-        """No nameable phrase left: the phrase most of its papers use, numbered if taken."""
-        hits = np.asarray(self.text_[node.members].sum(axis=0)).ravel()
-        base = self._display(int(np.argmax(hits))) if hits.size and hits.max() > 0 else "Other"
+        """No phrase left for this topic: the nameable phrase most of its papers use, else
+        "Other papers", numbered if taken."""
+        hits = np.asarray(self.text_[node.members].sum(axis=0)).ravel() * self.eligible_
+        base = self._display(int(np.argmax(hits))) if hits.size and hits.max() > 0 else ""
+        base = base if base and base.lower() not in used else "Other papers"
         name, n = base, 2
         while name.lower() in used:
             name, n = f"{base} ({n})", n + 1

@@ -144,7 +144,7 @@ class PhraseExtractor:
         classes: dict[str, Counter[str]] = defaultdict(Counter)
         candidates: set[tuple[str, ...]] = set()
         for doc in _nlp().pipe((_soften_case(t) for t in titles), batch_size=256):
-            words = _merge_hyphens(doc)
+            words = _gerund_heads(_merge_hyphens(doc))
             for word, tag, lem in words:
                 lemma.setdefault(word.lower(), lem)
                 if tag in _NOUN_TAGS:
@@ -152,8 +152,10 @@ class PhraseExtractor:
                 classes[word.lower()][_word_class(tag)] += 1
             candidates.update(self._noun_phrases(words))
         normalize = _Normalizer(lemma, nouns)
-        keys = {tuple(normalize(w) for w in phrase) for phrase in candidates}
         word_class = {w: c.most_common(1)[0][0] for w, c in classes.items()}
+        # A head the titles mostly use as an adjective ("discriminative") names nothing.
+        candidates = {c for c in candidates if word_class.get(c[-1]) == "N"}
+        keys = {tuple(normalize(w) for w in phrase) for phrase in candidates}
         keys |= self._abstract_phrases(normalize, abstracts, word_class)
         keys = {k for k in keys if all(k)}
         title_hits = [self._match(normalize, t, keys) for t in titles]
@@ -218,6 +220,8 @@ class PhraseExtractor:
                     for i in range(len(low) - n + 1):
                         if cls[i + n - 1] != "N" or "O" in cls[i : i + n]:
                             continue
+                        if i + n < len(cls) and cls[i + n] == "N":
+                            continue  # not the head: "text-to-image reinforcement" learning
                         gram = low[i : i + n]
                         if gram[0] in _VAGUE_MODIFIERS or any(w in _STOP for w in gram):
                             continue
@@ -295,6 +299,19 @@ def _merge_hyphens(doc) -> list[tuple[str, str, str]]:  # noqa: ANN001 - a spaCy
         else:
             out.append((tok.text, "PUNCT", tok.text))
         glue = False
+    return out
+
+
+def _gerund_heads(words: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """A verb form after a noun is the compound's head noun: reinforcement learning, reward
+    hacking, model merging (the tagger calls "learning" a verb there)."""
+    out = list(words)
+    for i in range(1, len(out)):
+        word, tag, _ = out[i]
+        after = out[i + 1][1] if i + 1 < len(out) else "END"
+        # "Paradigm Boosting Translation" is a verb with its object: not a head.
+        if tag == "VBG" and out[i - 1][1] in _NOUN_TAGS and after not in _MODIFIER_TAGS:
+            out[i] = (word, "NN", word.lower())
     return out
 
 

@@ -86,8 +86,8 @@ class Settings(BaseSettings):
     min_leaf_size: int = Field(3, ge=1)
     max_leaf_size: int = Field(12, ge=2, description="A topic larger than this is split.")
     max_branching: int = Field(12, ge=2)
-    label_keywords: int = Field(5, ge=1, description="c-TF-IDF keywords kept per topic.")
-    # --- LLM (labels, later facets); "none" keeps keyword labels and needs no key ---
+    label_keywords: int = Field(5, ge=1, description="Keyword phrases kept per topic.")
+    # --- LLM (labels, later facets); "none" keeps phrase labels and needs no key ---
     llm: str = Field("none", description="litellm model string, e.g. openai/gpt-4o-mini")
     llm_api_base: str | None = Field(
         None,

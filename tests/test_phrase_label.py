@@ -18,7 +18,7 @@ JAILBREAK = [
     ("Jailbreak Attacks on Aligned Language Models", "We study jailbreak attacks on models."),
     ("Universal Jailbreaks via Suffix Search", "Jailbreaks bypass the refusal of models."),
     ("Jailbreaking Chatbots with Role-Play", "Jailbreaking through role-play prompts works."),
-    ("Defending Against Jailbreak Attacks", "A defence against jailbreak attacks on chatbots."),
+    ("Defending LLM Safety Against Jailbreak Attacks", "A defence against jailbreak attacks."),
 ]
 DNA = [
     ("DNA Sequence Alignment with Transformers", "DNA sequence alignment maps reads to genomes."),
@@ -28,7 +28,7 @@ DNA = [
 ]
 REWARD = [
     ("Scaling Laws for Reward Model Overoptimization", "Reward model overoptimization hurts."),
-    ("Reward Model Overoptimization in RLHF", "We measure reward model overoptimization."),
+    ("Reward Model Overoptimization and LLM Safety", "We measure reward model overoptimization."),
     ("Mitigating Reward Model Overoptimization", "Ensembles reduce reward model overoptimization."),
     ("Reward Hacking and Reward Model Overoptimization", "Reward model overoptimization again."),
 ]
@@ -40,7 +40,12 @@ def embed(tmp_path_factory):
 
 
 def _papers(groups):
-    rows = [pair for group in groups for pair in group]
+    """Papers of the groups; the jailbreak and reward groups also talk about LLM safety."""
+    rows = [
+        (t, a + (" It matters for LLM safety." if group is not DNA else ""))
+        for group in groups
+        for t, a in group
+    ]
     return [Paper(id=f"p{i}", title=t, abstract=a) for i, (t, a) in enumerate(rows)]
 
 
@@ -80,7 +85,7 @@ def test_topics_are_named_by_distinct_phrases_and_parents_by_what_children_share
     for name in names.values():
         assert 1 <= len(name.split()) <= 4 and "," not in name and name[0].isupper()
     assert len(set(names.values())) == len(names)
-    assert names[id(safety)] != names[id(leaves[0])] and names[id(safety)] != names[id(leaves[2])]
+    assert names[id(safety)] == "LLM safety", "the parent is named by what its children share"
     summary = labels[id(leaves[1])].summary
     assert summary.startswith("Includes: “") and summary.count("“") == 2
     assert "papers about" not in summary

@@ -49,7 +49,7 @@ def build(
         str | None,
         typer.Option(
             help="litellm model for topic names (e.g. openai/gpt-4o-mini; key from "
-            "the provider's usual env var), or 'none' for keyword labels. "
+            "the provider's usual env var), or 'none' for phrase labels. "
             "Default: settings.llm ('none')."
         ),
     ] = None,
