@@ -55,8 +55,10 @@ def test_gold_equal_to_the_tree_scores_perfectly(built_store, tmp_path):
 
 
 def test_shuffled_gold_scores_near_zero(built_store, tmp_path):
+    # Scored on the full paths (every level's topics as categories): at depth 1 the demo tree
+    # can have two top topics of 47 and 2 papers, where chance leaf purity is already 0.96.
     gold = _gold_from_tree(built_store, tmp_path / "gold.jsonl", shuffle=True)
-    report = evaluate(built_store, gold)
+    report = evaluate(built_store, gold, gold_depth=9)
     assert all(abs(s.ami) < 0.2 and abs(s.ari) < 0.2 for s in report.levels)
     assert report.leaf_purity < 0.8
 
