@@ -56,8 +56,10 @@ def test_planted_words_do_not_become_labels(embedding_cache, tmp_path):
     for t in named:
         words = " ".join([t.label, t.summary, *t.keywords]).lower()
         assert "hacked" not in words, (t.label, t.keywords)
-    # The papers' own words still name their topic.
-    assert any("jailbreak" in " ".join([t.label, *t.keywords]).lower() for t in named)
+    # The papers' own words ("Jailbreak robustness of aligned models") still name a topic.
+    names = [(t.label, t.keywords) for t in named]
+    own = ("jailbreak", "robustness")
+    assert any(w in " ".join([t.label, *t.keywords]).lower() for t in named for w in own), names
 
 
 def test_label_texts_count_a_planted_sentence_once():
