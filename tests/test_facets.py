@@ -121,7 +121,7 @@ def test_a_build_makes_one_llm_client_and_reports_the_facets_calls(
             return json.dumps(
                 {
                     "contribution": "method",
-                    "modality": "text LLM",
+                    "modality": "text",
                     "problem": "Aligning models with preferences",
                     "technique": "Preference optimization",
                 }

@@ -148,7 +148,7 @@ def test_finder_ranking_in_a_fence_and_with_prose():
 
 def test_facet_and_summary_answers_with_raw_newlines_validate():
     facets = (
-        '{"contribution": "method", "modality": "text LLM",\n "problem": "reward\nhacking", '
+        '{"contribution": "method", "modality": "text",\n "problem": "reward\nhacking", '
         '"technique": "RLHF"}'
     )
     assert parse_json_answer(facets, PaperFacets).problem == "reward\nhacking"

@@ -40,6 +40,20 @@ def demo(built_corpus):
     return papers, X, root, to_hierarchy(root, [p.id for p in papers], labeler)
 
 
+@pytest.fixture(scope="module")
+def demo_three_levels(built_corpus):
+    """The demo corpus in a fixed shape of 3 parents over 8 leaves: the density tree of 49
+    papers may have a single inner topic per level, and then nothing can move."""
+    with SqliteStore(built_corpus.db_path()) as store:
+        papers = list(store.iter_papers())
+        vectors = store.get_embeddings()
+    X = np.stack([vectors[p.id] for p in papers])
+    fixed = built_corpus.model_copy(update={"tree_mode": "fixed", "level_sizes": [8, 3]})
+    root = make_tree_builder(fixed).fit(X).root_
+    labeler = KeywordLabeler().fit([p.text() for p in papers])
+    return papers, X, root, to_hierarchy(root, [p.id for p in papers], labeler)
+
+
 def make_refiner(tmp_path, mock, concurrency=4, **kwargs) -> LlmRefiner:
     client = LlmClient(
         MODEL, cache_path=tmp_path / "llm.sqlite", mock=mock, concurrency=concurrency
@@ -205,7 +219,8 @@ def test_a_declined_merge_changes_nothing_but_is_logged(demo, tmp_path):
     assert {t["id"] for t in line["topics"]} == set(best.topics)
 
 
-def test_an_accepted_move_re_parents_the_leaf(demo, tmp_path):
+def test_an_accepted_move_re_parents_the_leaf(demo_three_levels, tmp_path):
+    demo = demo_three_levels
     papers, X, _, hierarchy = demo
     best = nominated(demo, "move")[0]
     leaf, old, new = best.topics
