@@ -221,8 +221,10 @@ def _env(settings_values: dict[str, object], home: Path, kind: str) -> dict[str,
     env.update({f"HIEROGRAPH_{k.upper()}": str(v) for k, v in settings_values.items()})
     env["HIEROGRAPH_WATCH_CATEGORIES"] = '["cs.AI"]'
     env.update(HIEROGRAPH_HOME=str(home), HIEROGRAPH_STORE=kind)
-    if "HIEROGRAPH_NEO4J_URI" in os.environ:
-        env["HIEROGRAPH_NEO4J_URI"] = os.environ["HIEROGRAPH_NEO4J_URI"]
+    # The test server's address and its generated password (conftest reads it from the file).
+    for key in ("HIEROGRAPH_NEO4J_URI", "HIEROGRAPH_NEO4J_USER", "HIEROGRAPH_NEO4J_PASSWORD"):
+        if key in os.environ:
+            env[key] = os.environ[key]
     return env
 
 
