@@ -130,7 +130,7 @@ class Recorder:
     finder_invalid: int = 0
 
 
-def make_client(model: str, api_base: str, timeout: float, recorder: Recorder):  # noqa: ANN201
+def make_client(model: str, api_base: str, args, recorder: Recorder):  # noqa: ANN001, ANN201
     """An LlmClient (the real one, no cache) that records each provider call."""
     from hierograph.llm.client import LlmClient, LlmError
 
@@ -162,7 +162,13 @@ def make_client(model: str, api_base: str, timeout: float, recorder: Recorder): 
                 recorder.calls.append(call)
 
     return RecordingClient(
-        model, cache_path=None, concurrency=1, timeout=timeout, api_base=api_base, api_key="local"
+        model,
+        cache_path=None,
+        concurrency=1,
+        timeout=args.timeout,
+        api_base=api_base,
+        api_key="local",
+        max_tokens=args.max_tokens,
     )
 
 
@@ -275,7 +281,7 @@ def run_dataset(name: str, corpus: Path, gold_path: Path | None, args, llm) -> d
     settings.db_path().unlink(missing_ok=True)
     result: dict[str, Any] = {"corpus": str(corpus), "load_start": load()}
     recorder = Recorder()
-    client = make_client(f"openai/{llm['alias']}", llm["api_base"], args.timeout, recorder)
+    client = make_client(f"openai/{llm['alias']}", llm["api_base"], args, recorder)
     gold = load_gold(gold_path) if gold_path else None
     embedder = make_embedder(settings, show_progress=False)
     with SqliteStore(settings.db_path()) as store:
@@ -424,6 +430,7 @@ def main() -> None:
     parser.add_argument("--refine", type=int, default=4, help="refine budget (LLM calls)")
     parser.add_argument("--attempts", type=int, default=2, help="asks per item")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per LLM call")
+    parser.add_argument("--max-tokens", type=int, default=512, help="most tokens per answer")
     parser.add_argument("--out", type=Path, default=OUT / "llm.json")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)

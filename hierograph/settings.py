@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         "with response_format json_object (llama.cpp, Ollama, vLLM), 'json_object' plain JSON "
         "mode (hosted providers that refuse the schema key), 'off' none.",
     )
+    llm_max_tokens: int = Field(
+        1024,
+        ge=16,
+        description="Most tokens per LLM answer: a small model under a JSON grammar can loop; a "
+        "cut answer is invalid JSON and is re-asked.",
+    )
     llm_concurrency: int = Field(4, ge=1)
     llm_max_attempts: int = Field(3, ge=1, description="Asks per topic before falling back.")
     llm_timeout: float = Field(60.0, gt=0)

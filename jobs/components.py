@@ -38,6 +38,7 @@ def client_from_settings(settings: Settings) -> LlmClient:
         api_base=settings.llm_api_base,
         api_key=key.get_secret_value() if key else None,
         json_mode=settings.llm_json_mode,
+        max_tokens=settings.llm_max_tokens,
     )
 
 

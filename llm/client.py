@@ -123,6 +123,7 @@ class LlmClient:
         api_base: str | None = None,
         api_key: str | None = None,
         json_mode: JsonMode = "schema",
+        max_tokens: int | None = 1024,
     ) -> None:
         self.model = model
         self.cache_path = cache_path
@@ -132,6 +133,9 @@ class LlmClient:
         self.api_base = api_base
         self.api_key = api_key
         self.json_mode = json_mode
+        # A bound on each answer: under a JSON grammar a small model can loop inside a string
+        # or an array (2,206 tokens, 14 minutes for one topic label on a 2-core CPU).
+        self.max_tokens = max_tokens
         self.usage = LlmUsage()
         self._cache = ResponseCache(cache_path) if cache_path else None
         self._semaphore: asyncio.Semaphore | None = None
@@ -165,6 +169,8 @@ class LlmClient:
             extra["api_base"] = self.api_base
         if self.api_key:
             extra["api_key"] = self.api_key
+        if self.max_tokens:
+            extra["max_tokens"] = self.max_tokens
         async with self._semaphore:
             started = time.perf_counter()
             try:

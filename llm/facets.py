@@ -18,14 +18,14 @@ from hierograph.hierarchy.facets import (
     Modality,
 )
 from hierograph.llm.client import LlmClient, ask_until_valid, parse_json_answer
-from hierograph.llm.label import neutralize
+from hierograph.llm.label import neutralize, schema_hint
 
 
 class PaperFacets(BaseModel):
     contribution: Contribution
     modality: Modality
-    problem: str
-    technique: str
+    problem: str = schema_hint(maxLength=100)
+    technique: str = schema_hint(maxLength=100)
 
     @field_validator("problem", "technique")
     @classmethod

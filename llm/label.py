@@ -11,9 +11,10 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.cluster import unit_rows
@@ -96,20 +97,40 @@ def title_keys(titles: Sequence[str]) -> set[str]:
     return keys - {""}
 
 
-def _one_sentence(value: str, field: str) -> str:
-    value = value.strip()
-    if not value or len(re.findall(r"[.!?](?:\s|$)", value)) != 1 or value[-1] not in ".!?":
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\\])")
+
+
+def one_sentence(value: str, field: str) -> str:
+    """A field that must be one sentence, as small models write it: a fragment gets its full
+    stop, and of several sentences the first is kept (re-asking at temperature 0 brought the
+    same answer back). ValueError when nothing is left."""
+    value = " ".join(value.split())
+    value = _SENTENCE_END.split(value, maxsplit=1)[0].strip()
+    if value and value[-1] not in ".!?":
+        value = value.rstrip(",;:") + "."
+    if len(value) < 2:
         raise ValueError(f"{field} must be exactly one sentence")
     return value
 
 
+def schema_hint(**keywords: object) -> Any:  # noqa: ANN401
+    """Bounds that only reach the JSON schema sent as JSON mode (a llama.cpp grammar stops the
+    model there); validation stays the validators' job, with their words for the re-ask."""
+    return Field(json_schema_extra=keywords)
+
+
+SENTENCE = schema_hint(maxLength=400)
+
+
 class TopicLabel(BaseModel):
-    label: str
-    summary: str
-    keywords: list[str]
-    problem: str
-    method: str
-    results: str
+    label: str = schema_hint(maxLength=100)
+    summary: str = SENTENCE
+    keywords: list[str] = schema_hint(
+        minItems=5, maxItems=5, items={"type": "string", "maxLength": 60}
+    )
+    problem: str = SENTENCE
+    method: str = SENTENCE
+    results: str = SENTENCE
 
     @field_validator("label")
     @classmethod
@@ -119,7 +140,7 @@ class TopicLabel(BaseModel):
     @field_validator("summary", "problem", "method", "results")
     @classmethod
     def _sentence(cls, value: str, info: ValidationInfo) -> str:
-        return _one_sentence(value, str(info.field_name))
+        return one_sentence(value, str(info.field_name))
 
     @field_validator("keywords")
     @classmethod

@@ -10,7 +10,6 @@ current summary are asked, and every answer is cached by the LlmClient, so rerun
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ValidationInfo, field_validator
 from hierograph.graph.models import Paper, PaperSummary
 from hierograph.graph.store import GraphStore
 from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
-from hierograph.llm.label import _words, neutralize
+from hierograph.llm.label import SENTENCE, _words, neutralize, one_sentence
 
 if TYPE_CHECKING:
     from hierograph.hierarchy.embed import Embedder
@@ -44,16 +43,14 @@ SUMMARY_PROMPT = (
 
 
 class SummaryAnswer(BaseModel):
-    problem: str
-    method: str
-    results: str
+    problem: str = SENTENCE
+    method: str = SENTENCE
+    results: str = SENTENCE
 
     @field_validator("problem", "method", "results")
     @classmethod
     def _one_short_sentence(cls, value: str, info: ValidationInfo) -> str:
-        value = " ".join(value.split())
-        if not value or len(re.findall(r"[.!?](?:\s|$)", value)) != 1 or value[-1] not in ".!?":
-            raise ValueError(f"{info.field_name} must be exactly one sentence")
+        value = one_sentence(value, str(info.field_name))
         if len(value.split()) > MAX_SENTENCE_WORDS:
             raise ValueError(f"{info.field_name} must be at most {MAX_SENTENCE_WORDS} words")
         return value

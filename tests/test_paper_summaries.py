@@ -195,8 +195,8 @@ def test_invalid_answers_are_re_asked_with_the_error_then_skipped(fresh):
         assert set(store.paper_summaries()) == {p.id for p in papers}
 
         rest = list(store.iter_papers())[6:10]
-        two_sentences = json.dumps({"problem": "One. Two.", "method": "M.", "results": "R."})
-        client = client_for(settings, lambda m: two_sentences)
+        empty = json.dumps({"problem": "", "method": "M.", "results": "R."})
+        client = client_for(settings, lambda m: empty)
         updated, stats = summarize_missing(store, rest, PaperSummarizer(client, max_attempts=2))
         assert (stats.written, stats.skipped) == (0, 4)
         assert client.usage.calls == 8, "each paper asked twice, then skipped"
