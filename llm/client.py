@@ -124,6 +124,7 @@ class LlmClient:
         api_key: str | None = None,
         json_mode: JsonMode = "schema",
         max_tokens: int | None = 1024,
+        retry_temperature: float = 0.7,
     ) -> None:
         self.model = model
         self.cache_path = cache_path
@@ -136,6 +137,10 @@ class LlmClient:
         # A bound on each answer: under a JSON grammar a small model can loop inside a string
         # or an array (2,206 tokens, 14 minutes for one topic label on a 2-core CPU).
         self.max_tokens = max_tokens
+        # First asks are greedy (temperature 0: reproducible, cacheable). A re-ask (the
+        # conversation holds the model's own invalid answer) samples: at temperature 0 the
+        # 0.5B model returned the same invalid answer word for word, whatever the error said.
+        self.retry_temperature = retry_temperature
         self.usage = LlmUsage()
         self._cache = ResponseCache(cache_path) if cache_path else None
         self._semaphore: asyncio.Semaphore | None = None
@@ -177,7 +182,9 @@ class LlmClient:
                 response = await litellm.acompletion(
                     model=self.model,
                     messages=messages,
-                    temperature=0,
+                    temperature=self.retry_temperature
+                    if any(m["role"] == "assistant" for m in messages)
+                    else 0,
                     timeout=self.timeout,
                     # A provider without response_format gets the request without it.
                     drop_params=True,

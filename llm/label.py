@@ -66,14 +66,19 @@ _LABEL_HEAD = re.compile(r"\s*(?::| - | – | — )\s*")
 def clean_label(value: str) -> str:
     """A label as a name: quotes and a trailing period dropped; one over MAX_LABEL_WORDS words
     loses a parenthetical, then is cut to its head before a colon or dash when that is short
-    enough (a title-style "Topic: subtitle"). ValueError when it is still too long or empty:
-    the re-ask says so."""
+    enough (a title-style "Topic: subtitle"). ValueError when it is still too long or empty,
+    or a comma-separated list of keywords: the re-ask says so."""
     value = " ".join(value.strip().strip("\"'").split()).rstrip(".").strip()
     if len(value.split()) > MAX_LABEL_WORDS:
         value = re.sub(r"\s*\([^)]*\)", "", value).strip()
     if len(value.split()) > MAX_LABEL_WORDS:
         head = _LABEL_HEAD.split(value)[0].strip()
         value = head if head else value
+    if "," in value or ";" in value:  # the 0.5B model copied the prompt's keyword lists
+        raise ValueError(
+            "label is a list of keywords; name the topic with one noun phrase a researcher "
+            "would use"
+        )
     words = len(value.split())
     if not 1 <= words <= MAX_LABEL_WORDS:
         raise ValueError(

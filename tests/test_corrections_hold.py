@@ -130,6 +130,7 @@ def _random_correction(store: GraphStore, data: st.DataObject) -> None:
         pass
 
 
+@pytest.mark.slow  # a few examples, each three real builds
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_random_correction_sequences_hold_through_normal_fresh_normal_rebuilds(
     built_corpus, tmp_path_factory, embedding_cache, kind

@@ -58,6 +58,7 @@ def test_rebuilding_the_supplied_corpus_with_corrections_changes_nothing(
         store.close()
 
 
+@pytest.mark.slow  # embeds 300 papers, four builds
 @pytest.mark.skipif(not SHARED_ARXIV.exists(), reason="needs ../shared/corpus")
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_rebuilding_300_shared_corpus_papers_changes_nothing(tmp_path, embedding_cache, kind):

@@ -132,6 +132,26 @@ def test_a_label_over_six_words_is_re_asked_then_kept():
     assert asked.answers["t"].label == "Reward model overoptimization"
 
 
+def test_a_keyword_list_as_label_is_refused():
+    """The 0.5B model copied the prompt's keyword lists (its own or a sibling's) as labels."""
+    for copied in ("DNA, sequence, sequences, data, instruction", "Gradient, Engineering"):
+        with pytest.raises(ValueError, match="label is a list of keywords"):
+            parse_answer(json.dumps({**LABEL, "label": copied}), VOCAB | {"gradi", "dna"})
+    with pytest.raises(ValueError, match="list of keywords"):
+        MergeAnswer.model_validate({"merge": True, "label": "reward; hacking", "reason": "x."})
+
+
+def test_a_re_ask_samples_where_the_first_ask_is_greedy(tmp_path):
+    """At temperature 0 the real model re-sent its invalid answer word for word."""
+    with StubLlm(lambda body: json.dumps(LABEL)) as server:
+        client = LlmClient("openai/stub", api_base=server.api_base, api_key="k")
+        bad = json.dumps({**LABEL, "label": "Reward, hacking"})
+        conversation = [*ASK, {"role": "assistant", "content": bad}]
+        client.run_all([ASK, [*conversation, {"role": "user", "content": "That is invalid."}]])
+        temperatures = sorted(r.body["temperature"] for r in server.requests)
+    assert temperatures == [0, client.retry_temperature] and client.retry_temperature > 0
+
+
 def test_a_label_that_copies_a_paper_title_is_refused():
     titles = title_keys(["DeAL: Decoding-time Alignment for Large Language Models", "Reward Model"])
     for copied in ("DeAL", "Reward model", "deal"):
