@@ -147,19 +147,27 @@ class HdbscanClusterer:
     def __init__(
         self,
         min_cluster_size: int = 4,
-        impl: Literal["auto", "sklearn", "fast_hdbscan", "cuml"] = "sklearn",
+        impl: Literal["auto", "sklearn", "fast_hdbscan", "cuml", "hdbscan"] = "sklearn",
         fast_min_points: int = 200_000,
+        min_samples: int | None = None,
+        selection: Literal["eom", "leaf"] = "eom",
     ) -> None:
         self.min_cluster_size = min_cluster_size
         self.impl = impl
         self.fast_min_points = fast_min_points
+        self.min_samples = min_samples  # None: min_cluster_size, as every implementation does
+        self.selection = selection
 
     def fit_predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(X) < 2 * self.min_cluster_size:
             return np.full(len(X), -1), np.zeros(len(X))
         impl = self.impl
+        self.soft_labels_: np.ndarray | None = None
+        if impl == "hdbscan":
+            return self._soft(X)
         if impl != "cuml":
             impl = resolve_hdbscan(impl, len(X), self.fast_min_points)
+        samples = self.min_samples or self.min_cluster_size
         if impl == "fast_hdbscan":
             import fast_hdbscan  # deferred: numba-compiled, loads in seconds
 
@@ -168,16 +176,45 @@ class HdbscanClusterer:
             # ARI 0.95 to sklearn's labels at min_cluster_size 4, against 0.66 without it).
             model = fast_hdbscan.HDBSCAN(
                 min_cluster_size=self.min_cluster_size,
-                min_samples=max(1, self.min_cluster_size - 1),
+                min_samples=max(1, samples - 1),
+                cluster_selection_method=self.selection,
                 reproducible=True,
             ).fit(X)
         elif impl == "cuml":
             from cuml.cluster.hdbscan import HDBSCAN as CumlHDBSCAN
 
-            model = CumlHDBSCAN(min_cluster_size=self.min_cluster_size, output_type="numpy").fit(X)
+            model = CumlHDBSCAN(
+                min_cluster_size=self.min_cluster_size,
+                min_samples=samples,
+                cluster_selection_method=self.selection,
+                output_type="numpy",
+            ).fit(X)
         else:
-            model = HDBSCAN(min_cluster_size=self.min_cluster_size, copy=True).fit(X)
+            model = HDBSCAN(
+                min_cluster_size=self.min_cluster_size,
+                min_samples=samples,
+                cluster_selection_method=self.selection,
+                copy=True,
+            ).fit(X)
         return np.asarray(model.labels_), np.asarray(model.probabilities_)
+
+    def _soft(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The `hdbscan` package's HDBSCAN; its soft clustering (membership vectors) gives
+        every point, noise included, its most likely cluster in `soft_labels_`."""
+        import hdbscan
+
+        model = hdbscan.HDBSCAN(
+            min_cluster_size=self.min_cluster_size,
+            min_samples=self.min_samples or self.min_cluster_size,
+            cluster_selection_method=self.selection,
+            prediction_data=True,
+        ).fit(X)
+        labels = np.asarray(model.labels_)
+        if labels.max() >= 0:
+            member = hdbscan.all_points_membership_vectors(model)
+            member = member.reshape(len(X), -1)
+            self.soft_labels_ = np.where(labels >= 0, labels, member.argmax(axis=1))
+        return labels, np.asarray(model.probabilities_)
 
 
 class KMeansSplitter:

@@ -75,6 +75,7 @@ class SubtreeTask:
     depth: int
     noise: list[bool]
     guide: Guide | None = None
+    reduced: np.ndarray | None = None  # the members' rows of the global reduction, if any
 
 
 @dataclass
@@ -89,6 +90,7 @@ def grow_subtree(builder: TreeBuilder, task: SubtreeTask) -> SubtreeResult:
     agree and every order-based tie-break gives the same tree."""
     builder = copy.copy(builder)  # settings only (see __getstate__); the caller's stays as is
     builder.X_ = task.rows
+    builder.R_ = task.reduced
     builder._on_leaf = lambda n: None
     builder._noise = dict(enumerate(task.noise))
     builder._executor = None
@@ -127,6 +129,10 @@ class TreeBuilder:
         density_min_points: int = 20,
         max_cluster_share: float = 0.6,
         dispatch_min_size: int = 500,
+        reduce_once: bool = False,
+        top_branching: int | None = None,
+        keep_clusters: bool = False,
+        noise_assign: str = "centroid",
     ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
@@ -139,10 +145,16 @@ class TreeBuilder:
         self.density_min_points = density_min_points
         self.max_cluster_share = max_cluster_share
         self.dispatch_min_size = dispatch_min_size
+        self.reduce_once = reduce_once
+        self.top_branching = top_branching  # the root's most children; None: max_branching
+        # Density clusters grouped under one child (more clusters than branches) become that
+        # child's children as they are, instead of its papers being clustered afresh.
+        self.keep_clusters = keep_clusters
+        self.noise_assign = noise_assign
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers get the settings only: the matrix travels sliced, in the task."""
-        fitted = {"X_", "root_", "_on_leaf", "_noise", "_executor", "_pending"}
+        fitted = {"X_", "R_", "root_", "_on_leaf", "_noise", "_executor", "_pending"}
         return {k: v for k, v in self.__dict__.items() if k not in fitted}
 
     def fit(
@@ -157,6 +169,14 @@ class TreeBuilder:
         its shape (and topic ids) instead of starting from nothing. `executor`: where large
         subtrees grow (None or a serial executor: here, in order)."""
         self.X_ = unit_rows(np.asarray(X, dtype=np.float32))
+        # One reduction of the whole corpus, reused by every node's density split: a node's
+        # own UMAP on a few hundred points is mostly noise, and the nodes of one level then
+        # cut the same map, so their topics are comparable.
+        self.R_ = (
+            self.reducer.fit_transform(self.X_)
+            if self.reduce_once and len(self.X_) >= self.density_min_points
+            else None
+        )
         self._on_leaf = on_leaf or (lambda n: None)
         # Whether each point was HDBSCAN noise in the split that formed its current group;
         # groups are disjoint, so deeper splits only overwrite their own members.
@@ -178,7 +198,11 @@ class TreeBuilder:
             for leaf in result.node.leaves():
                 self._on_leaf(len(leaf.members))
 
-    def _child(self, members: list[int], depth: int, guide: Guide | None) -> Node:
+    def _child(
+        self, members: list[int], depth: int, guide: Guide | None, hint: list[Node] | None = None
+    ) -> Node:
+        if hint:  # the split is known already: only the grandchildren go to workers
+            return self._grow(members, depth, guide, hint)
         if (
             self._executor is None
             or len(members) < self.dispatch_min_size
@@ -191,6 +215,7 @@ class TreeBuilder:
             depth=depth,
             noise=[bool(self._noise.get(m)) for m in members],
             guide=restrict_guide(guide, {m: i for i, m in enumerate(members)}) if guide else None,
+            reduced=None if self.R_ is None else self.R_[members],
         )
         placeholder = Node(members=members)
         self._pending[self._executor.submit(grow_subtree, self, task)] = placeholder
@@ -201,21 +226,30 @@ class TreeBuilder:
             return False
         return size > self.max_leaf_size or depth < self.min_depth
 
-    def _grow(self, members: list[int], depth: int, guide: Guide | None = None) -> Node:
+    def _grow(
+        self,
+        members: list[int],
+        depth: int,
+        guide: Guide | None = None,
+        hint: list[Node] | None = None,
+    ) -> Node:
         node = Node(members=members)
         guides: list[Guide | None] = []
         groups: list[Node] = []
         if self._wants_split(len(members), depth):
             groups, guides = self._guided_split(members, guide) if guide else ([], [])
-            if len(groups) < 2:
-                groups = self._split(members)
+            if len(groups) < 2 and hint and len(hint) >= 2:
+                groups, guides = hint, [None] * len(hint)
+            elif len(groups) < 2:
+                groups = self._split(members, depth)
                 guides = [None] * len(groups)
         if len(groups) < 2:
             node.scores = self._scores(members)
             self._on_leaf(len(members))
             return node
         node.children = [
-            self._child(g.members, depth + 1, gd) for g, gd in zip(groups, guides, strict=True)
+            self._child(g.members, depth + 1, gd, g.children or None)
+            for g, gd in zip(groups, guides, strict=True)
         ]
         return node
 
@@ -253,13 +287,18 @@ class TreeBuilder:
         out.sort(key=lambda pair: (-len(pair[0].members), pair[0].members[0]))
         return [n for n, _ in out], [g for _, g in out]
 
-    def _split(self, members: list[int]) -> list[Node]:
+    def _split(self, members: list[int], depth: int = 1) -> list[Node]:
+        """The children of a node: density clusters (noise joined to the nearest), k-means
+        where density finds no split; more clusters than branches are grouped, and with
+        `keep_clusters` each group remembers its clusters as its own split (Node.children)."""
         X = self.X_[members]
+        reduced = None
         if len(members) >= self.density_min_points:
-            raw, _ = self.clusterer.fit_predict(self.reducer.fit_transform(X))
+            reduced = self.reducer.fit_transform(X) if self.R_ is None else self.R_[members]
+            raw, _ = self.clusterer.fit_predict(reduced)
         else:  # too few points to estimate density: UMAP + HDBSCAN would be noise-driven
             raw = np.full(len(members), -1)
-        labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
+        labels = self._assign_noise(X, reduced, np.asarray(raw))
         # One cluster holding nearly everything (HDBSCAN peeling small satellites off a dense
         # core) is no split either: recursing on it only makes a deep, lopsided tree.
         biggest = np.bincount(labels).max() / len(labels)
@@ -267,18 +306,57 @@ class TreeBuilder:
             raw, _ = self.fallback.fit_predict(X)
             labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
         self._noise.update({m: bool(lab == -1) for m, lab in zip(members, raw, strict=True)})
-        labels = self._limit_branching(X, labels)
-        groups = [[members[i] for i in np.flatnonzero(labels == c)] for c in sorted(set(labels))]
-        # Order children by size, then by first member, so output order is deterministic.
-        groups.sort(key=lambda g: (-len(g), g[0]))
-        return [Node(members=g) for g in groups]
+        fine = labels
+        branches = self.max_branching if depth > 0 or not self.top_branching else self.top_branching
+        labels = self._limit_branching(X, labels, branches)
 
-    def _limit_branching(self, X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """More clusters than max_branching: similar clusters are grouped (k-means on their
-        centroids) into max_branching children, which the recursion splits again, so the
+        def ordered(parts: list[list[int]]) -> list[list[int]]:
+            # By size, then by first member, so output order is deterministic.
+            return sorted(parts, key=lambda g: (-len(g), g[0]))
+
+        out = []
+        for c in sorted(set(labels.tolist())):
+            rows = np.flatnonzero(labels == c)
+            node = Node(members=[members[i] for i in rows])
+            if self.keep_clusters:
+                parts = [
+                    [members[i] for i in rows[fine[rows] == f]] for f in sorted(set(fine[rows]))
+                ]
+                if len(parts) >= 2:
+                    node.children = [Node(members=p) for p in ordered(parts)]
+            out.append(node)
+        out.sort(key=lambda n: (-len(n.members), n.members[0]))
+        return out
+
+    def _assign_noise(
+        self, X: np.ndarray, reduced: np.ndarray | None, raw: np.ndarray
+    ) -> np.ndarray:
+        """Noise and clusters below min_leaf_size join a cluster: the nearest centroid in the
+        embedding space (`centroid`), or the majority of their nearest clustered neighbours
+        in the reduced space (`knn`)."""
+        soft = getattr(self.clusterer, "soft_labels_", None)
+        if self.noise_assign == "soft" and soft is not None and len(soft) == len(raw):
+            return absorb_small(X, soft, self.min_leaf_size)
+        if self.noise_assign == "knn" and reduced is not None and (raw >= 0).sum() > 0:
+            sizes = np.bincount(raw[raw >= 0])
+            ok = (raw >= 0) & (sizes[np.maximum(raw, 0)] >= self.min_leaf_size)
+            if len(set(raw[ok].tolist())) >= 2 and (~ok).any():
+                from sklearn.neighbors import KNeighborsClassifier
+
+                knn = KNeighborsClassifier(n_neighbors=min(5, int(ok.sum())))
+                raw = raw.copy()
+                raw[~ok] = knn.fit(reduced[ok], raw[ok]).predict(reduced[~ok])
+        return absorb_small(X, raw, self.min_leaf_size)
+
+    def _limit_branching(
+        self, X: np.ndarray, labels: np.ndarray, branches: int | None = None
+    ) -> np.ndarray:
+        """More clusters than `branches`: similar clusters are grouped (k-means on their
+        centroids) into that many children, which the recursion splits again, so the
         extra clusters become a level of their own instead of a catch-all bucket."""
+        branches = branches or self.max_branching
         found = sorted(set(labels.tolist()))
-        if len(found) <= self.max_branching:
+        if len(found) <= branches:
             return labels
         from sklearn.cluster import KMeans
 
@@ -287,7 +365,7 @@ class TreeBuilder:
         # k-means over the centroids, weighted by cluster size: linkage methods chain most
         # clusters into one giant group on real corpora (measured on the 9,263 papers).
         grouping = KMeans(
-            n_clusters=self.max_branching, n_init=3, random_state=self.fallback.seed
+            n_clusters=branches, n_init=3, random_state=self.fallback.seed
         ).fit_predict(centroids, sample_weight=sizes)
         remap = dict(zip(found, grouping.tolist(), strict=True))
         return np.array([remap[c] for c in labels.tolist()])

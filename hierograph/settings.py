@@ -78,6 +78,28 @@ class Settings(BaseSettings):
     umap_neighbors: int = Field(15, ge=2)
     umap_components: int = Field(5, ge=2)
     min_cluster_size: int = Field(4, ge=2, description="Smallest HDBSCAN cluster.")
+    hdbscan_min_samples: int | None = Field(
+        None, ge=1, description="HDBSCAN's min_samples (density smoothing); None: min_cluster_size."
+    )
+    hdbscan_selection: Literal["eom", "leaf"] = Field(
+        "eom", description="HDBSCAN cluster selection: excess of mass, or the leaves of its tree."
+    )
+    top_topics: int = Field(0, ge=0, description="Most top-level topics; 0: max_branching.")
+    keep_density_clusters: bool = Field(
+        False,
+        description="Density clusters grouped under one topic (more clusters than branches) "
+        "become its subtopics as found, instead of its papers being clustered afresh.",
+    )
+    noise_assign: Literal["centroid", "knn", "soft"] = Field(
+        "centroid",
+        description="Where HDBSCAN's noise goes: the nearest cluster centroid (embedding "
+        "space), or the majority of its 5 nearest clustered neighbours (reduced space).",
+    )
+    umap_scope: Literal["node", "corpus"] = Field(
+        "node",
+        description="node: every density split reduces its own papers with UMAP; corpus: one "
+        "reduction of the whole corpus, reused by every node.",
+    )
     max_depth: int = Field(4, ge=2, description="Levels below the root.")
     min_leaf_size: int = Field(3, ge=1)
     max_leaf_size: int = Field(12, ge=2, description="A topic larger than this is split.")
@@ -131,7 +153,7 @@ class Settings(BaseSettings):
     cluster_backend: Literal["auto", "cpu", "cuml"] = Field(
         "auto", description="auto: cuML's UMAP and HDBSCAN on a CUDA GPU when installed, else CPU."
     )
-    hdbscan_impl: Literal["auto", "sklearn", "fast_hdbscan"] = Field(
+    hdbscan_impl: Literal["auto", "sklearn", "fast_hdbscan", "hdbscan"] = Field(
         "auto",
         description="CPU HDBSCAN; auto: sklearn's below hdbscan_fast_min_points, else fast_hdbscan",
     )
