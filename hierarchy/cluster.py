@@ -147,7 +147,7 @@ class HdbscanClusterer:
     def __init__(
         self,
         min_cluster_size: int = 4,
-        impl: Literal["auto", "sklearn", "fast_hdbscan", "cuml", "hdbscan"] = "sklearn",
+        impl: Literal["auto", "sklearn", "fast_hdbscan", "cuml"] = "sklearn",
         fast_min_points: int = 200_000,
         min_samples: int | None = None,
         selection: Literal["eom", "leaf"] = "eom",
@@ -162,9 +162,6 @@ class HdbscanClusterer:
         if len(X) < 2 * self.min_cluster_size:
             return np.full(len(X), -1), np.zeros(len(X))
         impl = self.impl
-        self.soft_labels_: np.ndarray | None = None
-        if impl == "hdbscan":
-            return self._soft(X)
         if impl != "cuml":
             impl = resolve_hdbscan(impl, len(X), self.fast_min_points)
         samples = self.min_samples or self.min_cluster_size
@@ -197,24 +194,6 @@ class HdbscanClusterer:
                 copy=True,
             ).fit(X)
         return np.asarray(model.labels_), np.asarray(model.probabilities_)
-
-    def _soft(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The `hdbscan` package's HDBSCAN; its soft clustering (membership vectors) gives
-        every point, noise included, its most likely cluster in `soft_labels_`."""
-        import hdbscan
-
-        model = hdbscan.HDBSCAN(
-            min_cluster_size=self.min_cluster_size,
-            min_samples=self.min_samples or self.min_cluster_size,
-            cluster_selection_method=self.selection,
-            prediction_data=True,
-        ).fit(X)
-        labels = np.asarray(model.labels_)
-        if labels.max() >= 0:
-            member = hdbscan.all_points_membership_vectors(model)
-            member = member.reshape(len(X), -1)
-            self.soft_labels_ = np.where(labels >= 0, labels, member.argmax(axis=1))
-        return labels, np.asarray(model.probabilities_)
 
 
 class KMeansSplitter:

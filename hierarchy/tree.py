@@ -131,8 +131,8 @@ class TreeBuilder:
         dispatch_min_size: int = 500,
         reduce_once: bool = False,
         top_branching: int | None = None,
-        keep_clusters: bool = False,
-        noise_assign: str = "centroid",
+        split: str = "density",
+        reduce_min_points: int = 0,
     ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
@@ -147,10 +147,10 @@ class TreeBuilder:
         self.dispatch_min_size = dispatch_min_size
         self.reduce_once = reduce_once
         self.top_branching = top_branching  # the root's most children; None: max_branching
-        # Density clusters grouped under one child (more clusters than branches) become that
-        # child's children as they are, instead of its papers being clustered afresh.
-        self.keep_clusters = keep_clusters
-        self.noise_assign = noise_assign
+        # "map": a node's whole subtree is cut at once from the map (hierarchy/map_split.py)
+        # and handed down as hints; "density": UMAP + HDBSCAN per node.
+        self.split = split
+        self.reduce_min_points = reduce_min_points
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers get the settings only: the matrix travels sliced, in the task."""
@@ -174,7 +174,8 @@ class TreeBuilder:
         # cut the same map, so their topics are comparable.
         self.R_ = (
             self.reducer.fit_transform(self.X_)
-            if self.reduce_once and len(self.X_) >= self.density_min_points
+            if self.reduce_once
+            and len(self.X_) >= max(self.density_min_points, self.reduce_min_points)
             else None
         )
         self._on_leaf = on_leaf or (lambda n: None)
@@ -288,17 +289,18 @@ class TreeBuilder:
         return [n for n, _ in out], [g for _, g in out]
 
     def _split(self, members: list[int], depth: int = 1) -> list[Node]:
-        """The children of a node: density clusters (noise joined to the nearest), k-means
-        where density finds no split; more clusters than branches are grouped, and with
-        `keep_clusters` each group remembers its clusters as its own split (Node.children)."""
+        """The children of a node: with split="map", a whole nested subtree (hierarchy/
+        map_split.py); otherwise density clusters (noise joined to the nearest), k-means where
+        density finds no split, more clusters than branches grouped."""
+        if self.split == "map":
+            return self._map_split(members, depth)
         X = self.X_[members]
-        reduced = None
         if len(members) >= self.density_min_points:
             reduced = self.reducer.fit_transform(X) if self.R_ is None else self.R_[members]
             raw, _ = self.clusterer.fit_predict(reduced)
         else:  # too few points to estimate density: UMAP + HDBSCAN would be noise-driven
             raw = np.full(len(members), -1)
-        labels = self._assign_noise(X, reduced, np.asarray(raw))
+        labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
         # One cluster holding nearly everything (HDBSCAN peeling small satellites off a dense
         # core) is no split either: recursing on it only makes a deep, lopsided tree.
         biggest = np.bincount(labels).max() / len(labels)
@@ -306,47 +308,52 @@ class TreeBuilder:
             raw, _ = self.fallback.fit_predict(X)
             labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
         self._noise.update({m: bool(lab == -1) for m, lab in zip(members, raw, strict=True)})
-        fine = labels
         branches = self.max_branching if depth > 0 or not self.top_branching else self.top_branching
         labels = self._limit_branching(X, labels, branches)
+        groups = [[members[i] for i in np.flatnonzero(labels == c)] for c in sorted(set(labels))]
+        # Order children by size, then by first member, so output order is deterministic.
+        groups.sort(key=lambda g: (-len(g), g[0]))
+        return [Node(members=g) for g in groups]
 
-        def ordered(parts: list[list[int]]) -> list[list[int]]:
-            # By size, then by first member, so output order is deterministic.
-            return sorted(parts, key=lambda g: (-len(g), g[0]))
+    def _map_split(self, members: list[int], depth: int) -> list[Node]:
+        """The node's subtree down to max_depth from one nested split of its map rows (the
+        corpus UMAP, or the embeddings when there is none); every child carries its own
+        split as Node.children, which _grow takes as is."""
+        from hierograph.hierarchy.map_split import nested_split, top_count
 
-        out = []
-        for c in sorted(set(labels.tolist())):
-            rows = np.flatnonzero(labels == c)
-            node = Node(members=[members[i] for i in rows])
-            if self.keep_clusters:
-                parts = [
-                    [members[i] for i in rows[fine[rows] == f]] for f in sorted(set(fine[rows]))
-                ]
-                if len(parts) >= 2:
-                    node.children = [Node(members=p) for p in ordered(parts)]
-            out.append(node)
-        out.sort(key=lambda n: (-len(n.members), n.members[0]))
-        return out
+        X = self.X_[members]
+        Y = X if self.R_ is None else self.R_[members]
+        top = self.top_branching if depth == 0 and self.top_branching else None
+        levels = nested_split(
+            Y,
+            X,
+            leaf_size=(self.min_leaf_size + self.max_leaf_size) / 2,
+            counts_top=top or top_count(len(members), self.max_branching),
+            levels=max(1, self.max_depth - depth),
+            min_leaf_size=self.min_leaf_size,
+            seed=self.fallback.seed,
+        )
+        self._noise.update({m: False for m in members})
+        if levels is None:
+            return []
+        labels = [np.asarray(level) for level in levels]
 
-    def _assign_noise(
-        self, X: np.ndarray, reduced: np.ndarray | None, raw: np.ndarray
-    ) -> np.ndarray:
-        """Noise and clusters below min_leaf_size join a cluster: the nearest centroid in the
-        embedding space (`centroid`), or the majority of their nearest clustered neighbours
-        in the reduced space (`knn`)."""
-        soft = getattr(self.clusterer, "soft_labels_", None)
-        if self.noise_assign == "soft" and soft is not None and len(soft) == len(raw):
-            return absorb_small(X, soft, self.min_leaf_size)
-        if self.noise_assign == "knn" and reduced is not None and (raw >= 0).sum() > 0:
-            sizes = np.bincount(raw[raw >= 0])
-            ok = (raw >= 0) & (sizes[np.maximum(raw, 0)] >= self.min_leaf_size)
-            if len(set(raw[ok].tolist())) >= 2 and (~ok).any():
-                from sklearn.neighbors import KNeighborsClassifier
+        def nest(rows: np.ndarray, j: int) -> list[Node]:
+            # A level where these rows stay together adds nothing: the next one is used.
+            while j < len(labels) and len(set(labels[j][rows].tolist())) < 2:
+                j += 1
+            if j >= len(labels):
+                return []
+            at = labels[j][rows]
+            nodes = [
+                Node(
+                    members=[members[i] for i in rows[at == c]], children=nest(rows[at == c], j + 1)
+                )
+                for c in sorted(set(at.tolist()))
+            ]
+            return sorted(nodes, key=lambda n: (-len(n.members), n.members[0]))
 
-                knn = KNeighborsClassifier(n_neighbors=min(5, int(ok.sum())))
-                raw = raw.copy()
-                raw[~ok] = knn.fit(reduced[ok], raw[ok]).predict(reduced[~ok])
-        return absorb_small(X, raw, self.min_leaf_size)
+        return nest(np.arange(len(members)), 0)
 
     def _limit_branching(
         self, X: np.ndarray, labels: np.ndarray, branches: int | None = None

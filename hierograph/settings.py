@@ -85,15 +85,11 @@ class Settings(BaseSettings):
         "eom", description="HDBSCAN cluster selection: excess of mass, or the leaves of its tree."
     )
     top_topics: int = Field(0, ge=0, description="Most top-level topics; 0: max_branching.")
-    keep_density_clusters: bool = Field(
-        False,
-        description="Density clusters grouped under one topic (more clusters than branches) "
-        "become its subtopics as found, instead of its papers being clustered afresh.",
-    )
-    noise_assign: Literal["centroid", "knn", "soft"] = Field(
-        "centroid",
-        description="Where HDBSCAN's noise goes: the nearest cluster centroid (embedding "
-        "space), or the majority of its 5 nearest clustered neighbours (reduced space).",
+    umap_min_points: int = Field(
+        0,
+        ge=0,
+        description="With umap_scope=corpus: corpora below this are clustered on the "
+        "embeddings themselves (a UMAP of a few hundred points is mostly noise).",
     )
     umap_scope: Literal["node", "corpus"] = Field(
         "node",
@@ -143,7 +139,7 @@ class Settings(BaseSettings):
 
     # "density": UMAP + HDBSCAN per node, recursing on large topics; "fixed": k-means per level
     # with `level_sizes` clusters (leaves first, e.g. [1250, 276, 40, 6] for 10k papers).
-    tree_mode: Literal["density", "fixed"] = "density"
+    tree_mode: Literal["density", "fixed", "map"] = "density"
     # Below this many papers a node is split by k-means: density estimates on a few dozen
     # points are noise, and small insertions would reshuffle them (unstable topic ids).
     density_min_points: int = Field(20, ge=2)
@@ -153,7 +149,7 @@ class Settings(BaseSettings):
     cluster_backend: Literal["auto", "cpu", "cuml"] = Field(
         "auto", description="auto: cuML's UMAP and HDBSCAN on a CUDA GPU when installed, else CPU."
     )
-    hdbscan_impl: Literal["auto", "sklearn", "fast_hdbscan", "hdbscan"] = Field(
+    hdbscan_impl: Literal["auto", "sklearn", "fast_hdbscan"] = Field(
         "auto",
         description="CPU HDBSCAN; auto: sklearn's below hdbscan_fast_min_points, else fast_hdbscan",
     )

@@ -124,8 +124,8 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
         dispatch_min_size=settings.executor_min_subtree,
         reduce_once=settings.umap_scope == "corpus",
         top_branching=settings.top_topics or None,
-        keep_clusters=settings.keep_density_clusters,
-        noise_assign=settings.noise_assign,
+        split="map" if settings.tree_mode == "map" else "density",
+        reduce_min_points=settings.umap_min_points,
     )
 
 
