@@ -155,7 +155,9 @@ def best(levels: list[Result]) -> Result:
     return max(levels, key=lambda lv: lv["ami"])
 
 
-def run_set(set_name: str, seed: int) -> Result:
+def run_set(set_name: str, seed: int, overrides: Result, reuse: Result | None) -> Result:
+    """Every method on one set; with `reuse` (an earlier quality.json's entry for this set,
+    same papers), the other methods' figures are taken from it and only Hierograph runs."""
     prep = in_child(prepare_stage, set_name)
     print(
         f"{set_name}: {prep['papers']} papers, {prep['gold_papers']} with gold, "
@@ -163,7 +165,10 @@ def run_set(set_name: str, seed: int) -> Result:
         flush=True,
     )
     methods: Result = {}
-    methods["hierograph"] = in_child(hierograph_stage, set_name, {})
+    methods["hierograph"] = in_child(hierograph_stage, set_name, overrides)
+    if reuse and reuse.get("papers") == prep["papers"]:
+        methods.update({k: v for k, v in reuse["methods"].items() if k != "hierograph"})
+        return finish(prep, methods)
     bt = in_child(bertopic_stage, set_name, seed)
     methods["bertopic"] = bt
     methods["bertopic_reduced"] = {
@@ -173,6 +178,11 @@ def run_set(set_name: str, seed: int) -> Result:
     }
     for flat in ("kmeans", "ward"):
         methods[flat] = in_child(flat_stage, set_name, flat, seed)
+    return finish(prep, methods)
+
+
+def finish(prep: Result, methods: Result) -> Result:
+    """The set's entry: each method's nearest and best level, and the goal margin."""
     for m in methods.values():
         m["nearest"] = nearest(m["levels"], prep["categories"])
         m["best"] = best(m["levels"])
@@ -258,17 +268,34 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(gold_sets()), help="comma-separated set names")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", type=Path, default=OUT_DIR / "quality.json")
+    ap.add_argument(
+        "--overrides",
+        default="{}",
+        help='Hierograph settings as JSON, e.g. \'{"tree_mode": "density"}\'',
+    )
+    ap.add_argument(
+        "--reuse", type=Path, help="an earlier quality.json: take BERTopic, k-means, Ward from it"
+    )
     args = ap.parse_args()
+    overrides = json.loads(args.overrides)
+    reuse = json.loads(args.reuse.read_text())["sets"] if args.reuse else {}
     unknown = set(args.sets.split(",")) - set(gold_sets())
     if unknown:
         ap.error(f"unknown sets {sorted(unknown)}; known: {', '.join(gold_sets())}")
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     start = time.perf_counter()
-    sets = {name: run_set(name, args.seed) for name in args.sets.split(",")}
+    sets = {
+        name: run_set(name, args.seed, overrides, reuse.get(name)) for name in args.sets.split(",")
+    }
     print_table(sets)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"seed": args.seed, "sets": sets, "wall_s": time.perf_counter() - start,
-              "load_avg_end": os.getloadavg()}  # fmt: skip
+    report = {
+        "seed": args.seed,
+        "overrides": overrides,
+        "sets": sets,
+        "wall_s": time.perf_counter() - start,
+        "load_avg_end": os.getloadavg(),
+    }
     args.out.write_text(json.dumps(report, indent=2, default=str))
     html = args.out.with_suffix(".html")
     plot(sets, html)

@@ -86,15 +86,17 @@ class Settings(BaseSettings):
     )
     top_topics: int = Field(0, ge=0, description="Most top-level topics; 0: max_branching.")
     umap_min_points: int = Field(
-        0,
+        300,
         ge=0,
-        description="With umap_scope=corpus: corpora below this are clustered on the "
-        "embeddings themselves (a UMAP of a few hundred points is mostly noise).",
+        description="Corpora below this are clustered on the embeddings themselves instead of "
+        "a corpus UMAP (tree_mode=map or umap_scope=corpus): UMAP's neighbour graph of a few "
+        "hundred points is mostly noise.",
     )
     umap_scope: Literal["node", "corpus"] = Field(
         "node",
-        description="node: every density split reduces its own papers with UMAP; corpus: one "
-        "reduction of the whole corpus, reused by every node.",
+        description="tree_mode=density only. node: every density split reduces its own papers "
+        "with UMAP; corpus: one reduction of the whole corpus, reused by every node "
+        "(tree_mode=map always reduces the corpus once).",
     )
     max_depth: int = Field(4, ge=2, description="Levels below the root.")
     min_leaf_size: int = Field(3, ge=1)
@@ -137,9 +139,11 @@ class Settings(BaseSettings):
         "nominated for a move.",
     )
 
+    # "map" (default): one UMAP of the whole corpus, cut into small k-means leaves, Ward on the
+    # leaf centroids cut at geometrically growing topic counts (hierarchy/map_split.py);
     # "density": UMAP + HDBSCAN per node, recursing on large topics; "fixed": k-means per level
     # with `level_sizes` clusters (leaves first, e.g. [1250, 276, 40, 6] for 10k papers).
-    tree_mode: Literal["density", "fixed", "map"] = "density"
+    tree_mode: Literal["map", "density", "fixed"] = "map"
     # Below this many papers a node is split by k-means: density estimates on a few dozen
     # points are noise, and small insertions would reshuffle them (unstable topic ids).
     density_min_points: int = Field(20, ge=2)

@@ -122,7 +122,7 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
         density_min_points=settings.density_min_points,
         max_cluster_share=settings.max_cluster_share,
         dispatch_min_size=settings.executor_min_subtree,
-        reduce_once=settings.umap_scope == "corpus",
+        reduce_once=settings.umap_scope == "corpus" or settings.tree_mode == "map",
         top_branching=settings.top_topics or None,
         split="map" if settings.tree_mode == "map" else "density",
         reduce_min_points=settings.umap_min_points,
