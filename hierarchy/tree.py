@@ -289,10 +289,11 @@ class TreeBuilder:
         return [n for n, _ in out], [g for _, g in out]
 
     def _split(self, members: list[int], depth: int = 1) -> list[Node]:
-        """The children of a node: with split="map", a whole nested subtree (hierarchy/
-        map_split.py); otherwise density clusters (noise joined to the nearest), k-means where
-        density finds no split, more clusters than branches grouped."""
-        if self.split == "map":
+        """The children of a node: with split="map" and a corpus map, a whole nested subtree
+        (hierarchy/map_split.py); otherwise (small corpora have no map: reduce_min_points)
+        density clusters (noise joined to the nearest), k-means where density finds no split,
+        more clusters than branches grouped."""
+        if self.split == "map" and self.R_ is not None:
             return self._map_split(members, depth)
         X = self.X_[members]
         if len(members) >= self.density_min_points:
@@ -316,13 +317,13 @@ class TreeBuilder:
         return [Node(members=g) for g in groups]
 
     def _map_split(self, members: list[int], depth: int) -> list[Node]:
-        """The node's subtree down to max_depth from one nested split of its map rows (the
-        corpus UMAP, or the embeddings when there is none); every child carries its own
-        split as Node.children, which _grow takes as is."""
+        """The node's subtree down to max_depth from one nested split of its rows of the
+        corpus UMAP; every child carries its own split as Node.children, which _grow takes
+        as is."""
         from hierograph.hierarchy.map_split import nested_split, top_count
 
-        X = self.X_[members]
-        Y = X if self.R_ is None else self.R_[members]
+        assert self.R_ is not None
+        X, Y = self.X_[members], self.R_[members]
         top = self.top_branching if depth == 0 and self.top_branching else None
         levels = nested_split(
             Y,

@@ -88,9 +88,9 @@ class Settings(BaseSettings):
     umap_min_points: int = Field(
         300,
         ge=0,
-        description="Corpora below this are clustered on the embeddings themselves instead of "
-        "a corpus UMAP (tree_mode=map or umap_scope=corpus): UMAP's neighbour graph of a few "
-        "hundred points is mostly noise.",
+        description="Corpora below this get no corpus UMAP (tree_mode=map builds the density "
+        "tree for them; umap_scope=corpus reduces per node): UMAP's neighbour graph of a few "
+        "dozen points is mostly noise.",
     )
     umap_scope: Literal["node", "corpus"] = Field(
         "node",

@@ -84,9 +84,10 @@ def test_map_tree_reduces_the_corpus_once_and_finds_the_blobs():
     ], "same input and seed, same tree"
 
 
-def test_small_corpora_skip_the_reduction():
+def test_small_corpora_get_the_density_tree():
     X, _ = _blobs(per=20)
     CountingReducer.calls = 0
     root = _builder(reduce_min_points=500).fit(X).root_
-    assert CountingReducer.calls == 0, "below reduce_min_points the embeddings are the map"
+    assert CountingReducer.calls >= 1, "no corpus map below reduce_min_points: UMAP per node"
     assert len(root.children) >= 2
+    assert sorted(m for leaf in root.leaves() for m in leaf.members) == list(range(len(X)))
