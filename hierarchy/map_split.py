@@ -16,6 +16,10 @@ import numpy as np
 
 from hierograph.hierarchy.cluster import absorb_small
 
+# Ward's linkage is quadratic in the leaves: beyond this many, leaves grow larger instead (on a
+# million papers, about 500 each at this level, split further only where depth is left).
+MAX_LEAVES = 2000
+
 
 def level_counts(n_leaves: int, top: int, levels: int) -> list[int]:
     """Topic counts from the top level down to the leaves, growing geometrically; a count that
@@ -51,7 +55,7 @@ def nested_split(
     from sklearn.cluster import KMeans
 
     n = len(Y)
-    n_leaves = min(max(2, round(n / leaf_size)), n // max(1, min_leaf_size))
+    n_leaves = min(max(2, round(n / leaf_size)), n // max(1, min_leaf_size), MAX_LEAVES)
     if n_leaves < 2:
         return None
     leaf = KMeans(n_clusters=n_leaves, n_init=3, random_state=seed).fit_predict(Y)
