@@ -61,6 +61,13 @@ bench-bertopic: $(BIN)/python
 	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench_bertopic.py $(BENCH_ARGS)
 
+# The tree against expert taxonomies (../shared/gold) and a 2,000-paper arXiv sample, beside
+# BERTopic, k-means and Ward on the same embeddings (first run embeds the sets, minutes on CPU).
+.PHONY: bench-quality
+bench-quality: $(BIN)/python
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_quality.py $(BENCH_ARGS)
+
 clean:
 	rm -rf .hierograph $(TEST_HOME)
 

@@ -149,10 +149,14 @@ class HdbscanClusterer:
         min_cluster_size: int = 4,
         impl: Literal["auto", "sklearn", "fast_hdbscan", "cuml"] = "sklearn",
         fast_min_points: int = 200_000,
+        min_samples: int | None = None,
+        selection: Literal["eom", "leaf"] = "eom",
     ) -> None:
         self.min_cluster_size = min_cluster_size
         self.impl = impl
         self.fast_min_points = fast_min_points
+        self.min_samples = min_samples  # None: min_cluster_size, as every implementation does
+        self.selection = selection
 
     def fit_predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(X) < 2 * self.min_cluster_size:
@@ -160,6 +164,7 @@ class HdbscanClusterer:
         impl = self.impl
         if impl != "cuml":
             impl = resolve_hdbscan(impl, len(X), self.fast_min_points)
+        samples = self.min_samples or self.min_cluster_size
         if impl == "fast_hdbscan":
             import fast_hdbscan  # deferred: numba-compiled, loads in seconds
 
@@ -168,15 +173,26 @@ class HdbscanClusterer:
             # ARI 0.95 to sklearn's labels at min_cluster_size 4, against 0.66 without it).
             model = fast_hdbscan.HDBSCAN(
                 min_cluster_size=self.min_cluster_size,
-                min_samples=max(1, self.min_cluster_size - 1),
+                min_samples=max(1, samples - 1),
+                cluster_selection_method=self.selection,
                 reproducible=True,
             ).fit(X)
         elif impl == "cuml":
             from cuml.cluster.hdbscan import HDBSCAN as CumlHDBSCAN
 
-            model = CumlHDBSCAN(min_cluster_size=self.min_cluster_size, output_type="numpy").fit(X)
+            model = CumlHDBSCAN(
+                min_cluster_size=self.min_cluster_size,
+                min_samples=samples,
+                cluster_selection_method=self.selection,
+                output_type="numpy",
+            ).fit(X)
         else:
-            model = HDBSCAN(min_cluster_size=self.min_cluster_size, copy=True).fit(X)
+            model = HDBSCAN(
+                min_cluster_size=self.min_cluster_size,
+                min_samples=samples,
+                cluster_selection_method=self.selection,
+                copy=True,
+            ).fit(X)
         return np.asarray(model.labels_), np.asarray(model.probabilities_)
 
 

@@ -15,6 +15,7 @@ from sklearn.metrics import (
     adjusted_mutual_info_score,
     adjusted_rand_score,
     normalized_mutual_info_score,
+    v_measure_score,
 )
 
 from hierograph.graph.ids import arxiv_id_of, title_key
@@ -87,6 +88,7 @@ class LevelScore:
     ami: float
     nmi: float
     ari: float
+    v_measure: float = 0.0  # harmonic mean of homogeneity and completeness
 
 
 @dataclass
@@ -139,6 +141,7 @@ def evaluate(store: GraphStore, gold: Sequence[GoldRecord], gold_depth: int = 1)
                 ami=float(adjusted_mutual_info_score(truth, pred)),
                 nmi=float(normalized_mutual_info_score(truth, pred)),
                 ari=float(adjusted_rand_score(truth, pred)),
+                v_measure=float(v_measure_score(truth, pred)),
             )
         )
     leaves = [leaf_of[p] for p in papers]

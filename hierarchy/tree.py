@@ -75,6 +75,7 @@ class SubtreeTask:
     depth: int
     noise: list[bool]
     guide: Guide | None = None
+    reduced: np.ndarray | None = None  # the members' rows of the global reduction, if any
 
 
 @dataclass
@@ -89,6 +90,7 @@ def grow_subtree(builder: TreeBuilder, task: SubtreeTask) -> SubtreeResult:
     agree and every order-based tie-break gives the same tree."""
     builder = copy.copy(builder)  # settings only (see __getstate__); the caller's stays as is
     builder.X_ = task.rows
+    builder.R_ = task.reduced
     builder._on_leaf = lambda n: None
     builder._noise = dict(enumerate(task.noise))
     builder._executor = None
@@ -127,6 +129,10 @@ class TreeBuilder:
         density_min_points: int = 20,
         max_cluster_share: float = 0.6,
         dispatch_min_size: int = 500,
+        reduce_once: bool = False,
+        top_branching: int | None = None,
+        split: str = "density",
+        reduce_min_points: int = 0,
     ) -> None:
         self.reducer = reducer
         self.clusterer = clusterer
@@ -139,10 +145,16 @@ class TreeBuilder:
         self.density_min_points = density_min_points
         self.max_cluster_share = max_cluster_share
         self.dispatch_min_size = dispatch_min_size
+        self.reduce_once = reduce_once
+        self.top_branching = top_branching  # the root's most children; None: max_branching
+        # "map": a node's whole subtree is cut at once from the map (hierarchy/map_split.py)
+        # and handed down as hints; "density": UMAP + HDBSCAN per node.
+        self.split = split
+        self.reduce_min_points = reduce_min_points
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers get the settings only: the matrix travels sliced, in the task."""
-        fitted = {"X_", "root_", "_on_leaf", "_noise", "_executor", "_pending"}
+        fitted = {"X_", "R_", "root_", "_on_leaf", "_noise", "_executor", "_pending"}
         return {k: v for k, v in self.__dict__.items() if k not in fitted}
 
     def fit(
@@ -157,6 +169,15 @@ class TreeBuilder:
         its shape (and topic ids) instead of starting from nothing. `executor`: where large
         subtrees grow (None or a serial executor: here, in order)."""
         self.X_ = unit_rows(np.asarray(X, dtype=np.float32))
+        # One reduction of the whole corpus, reused by every node's density split: a node's
+        # own UMAP on a few hundred points is mostly noise, and the nodes of one level then
+        # cut the same map, so their topics are comparable.
+        self.R_ = (
+            self.reducer.fit_transform(self.X_)
+            if self.reduce_once
+            and len(self.X_) >= max(self.density_min_points, self.reduce_min_points)
+            else None
+        )
         self._on_leaf = on_leaf or (lambda n: None)
         # Whether each point was HDBSCAN noise in the split that formed its current group;
         # groups are disjoint, so deeper splits only overwrite their own members.
@@ -178,7 +199,11 @@ class TreeBuilder:
             for leaf in result.node.leaves():
                 self._on_leaf(len(leaf.members))
 
-    def _child(self, members: list[int], depth: int, guide: Guide | None) -> Node:
+    def _child(
+        self, members: list[int], depth: int, guide: Guide | None, hint: list[Node] | None = None
+    ) -> Node:
+        if hint:  # the split is known already: only the grandchildren go to workers
+            return self._grow(members, depth, guide, hint)
         if (
             self._executor is None
             or len(members) < self.dispatch_min_size
@@ -191,6 +216,7 @@ class TreeBuilder:
             depth=depth,
             noise=[bool(self._noise.get(m)) for m in members],
             guide=restrict_guide(guide, {m: i for i, m in enumerate(members)}) if guide else None,
+            reduced=None if self.R_ is None else self.R_[members],
         )
         placeholder = Node(members=members)
         self._pending[self._executor.submit(grow_subtree, self, task)] = placeholder
@@ -201,21 +227,30 @@ class TreeBuilder:
             return False
         return size > self.max_leaf_size or depth < self.min_depth
 
-    def _grow(self, members: list[int], depth: int, guide: Guide | None = None) -> Node:
+    def _grow(
+        self,
+        members: list[int],
+        depth: int,
+        guide: Guide | None = None,
+        hint: list[Node] | None = None,
+    ) -> Node:
         node = Node(members=members)
         guides: list[Guide | None] = []
         groups: list[Node] = []
         if self._wants_split(len(members), depth):
             groups, guides = self._guided_split(members, guide) if guide else ([], [])
-            if len(groups) < 2:
-                groups = self._split(members)
+            if len(groups) < 2 and hint and len(hint) >= 2:
+                groups, guides = hint, [None] * len(hint)
+            elif len(groups) < 2:
+                groups = self._split(members, depth)
                 guides = [None] * len(groups)
         if len(groups) < 2:
             node.scores = self._scores(members)
             self._on_leaf(len(members))
             return node
         node.children = [
-            self._child(g.members, depth + 1, gd) for g, gd in zip(groups, guides, strict=True)
+            self._child(g.members, depth + 1, gd, g.children or None)
+            for g, gd in zip(groups, guides, strict=True)
         ]
         return node
 
@@ -253,10 +288,17 @@ class TreeBuilder:
         out.sort(key=lambda pair: (-len(pair[0].members), pair[0].members[0]))
         return [n for n, _ in out], [g for _, g in out]
 
-    def _split(self, members: list[int]) -> list[Node]:
+    def _split(self, members: list[int], depth: int = 1) -> list[Node]:
+        """The children of a node: with split="map" and a corpus map, a whole nested subtree
+        (hierarchy/map_split.py); otherwise (small corpora have no map: reduce_min_points)
+        density clusters (noise joined to the nearest), k-means where density finds no split,
+        more clusters than branches grouped."""
+        if self.split == "map" and self.R_ is not None:
+            return self._map_split(members, depth)
         X = self.X_[members]
         if len(members) >= self.density_min_points:
-            raw, _ = self.clusterer.fit_predict(self.reducer.fit_transform(X))
+            reduced = self.reducer.fit_transform(X) if self.R_ is None else self.R_[members]
+            raw, _ = self.clusterer.fit_predict(reduced)
         else:  # too few points to estimate density: UMAP + HDBSCAN would be noise-driven
             raw = np.full(len(members), -1)
         labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
@@ -267,18 +309,62 @@ class TreeBuilder:
             raw, _ = self.fallback.fit_predict(X)
             labels = absorb_small(X, np.asarray(raw), self.min_leaf_size)
         self._noise.update({m: bool(lab == -1) for m, lab in zip(members, raw, strict=True)})
-        labels = self._limit_branching(X, labels)
+        branches = self.max_branching if depth > 0 or not self.top_branching else self.top_branching
+        labels = self._limit_branching(X, labels, branches)
         groups = [[members[i] for i in np.flatnonzero(labels == c)] for c in sorted(set(labels))]
         # Order children by size, then by first member, so output order is deterministic.
         groups.sort(key=lambda g: (-len(g), g[0]))
         return [Node(members=g) for g in groups]
 
-    def _limit_branching(self, X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """More clusters than max_branching: similar clusters are grouped (k-means on their
-        centroids) into max_branching children, which the recursion splits again, so the
+    def _map_split(self, members: list[int], depth: int) -> list[Node]:
+        """The node's subtree down to max_depth from one nested split of its rows of the
+        corpus UMAP; every child carries its own split as Node.children, which _grow takes
+        as is."""
+        from hierograph.hierarchy.map_split import nested_split, top_count
+
+        assert self.R_ is not None
+        X, Y = self.X_[members], self.R_[members]
+        top = self.top_branching if depth == 0 and self.top_branching else None
+        levels = nested_split(
+            Y,
+            X,
+            leaf_size=(self.min_leaf_size + self.max_leaf_size) / 2,
+            counts_top=top or top_count(len(members), self.max_branching),
+            levels=max(1, self.max_depth - depth),
+            min_leaf_size=self.min_leaf_size,
+            seed=self.fallback.seed,
+        )
+        self._noise.update({m: False for m in members})
+        if levels is None:
+            return []
+        labels = [np.asarray(level) for level in levels]
+
+        def nest(rows: np.ndarray, j: int) -> list[Node]:
+            # A level where these rows stay together adds nothing: the next one is used.
+            while j < len(labels) and len(set(labels[j][rows].tolist())) < 2:
+                j += 1
+            if j >= len(labels):
+                return []
+            at = labels[j][rows]
+            nodes = [
+                Node(
+                    members=[members[i] for i in rows[at == c]], children=nest(rows[at == c], j + 1)
+                )
+                for c in sorted(set(at.tolist()))
+            ]
+            return sorted(nodes, key=lambda n: (-len(n.members), n.members[0]))
+
+        return nest(np.arange(len(members)), 0)
+
+    def _limit_branching(
+        self, X: np.ndarray, labels: np.ndarray, branches: int | None = None
+    ) -> np.ndarray:
+        """More clusters than `branches`: similar clusters are grouped (k-means on their
+        centroids) into that many children, which the recursion splits again, so the
         extra clusters become a level of their own instead of a catch-all bucket."""
+        branches = branches or self.max_branching
         found = sorted(set(labels.tolist()))
-        if len(found) <= self.max_branching:
+        if len(found) <= branches:
             return labels
         from sklearn.cluster import KMeans
 
@@ -287,7 +373,7 @@ class TreeBuilder:
         # k-means over the centroids, weighted by cluster size: linkage methods chain most
         # clusters into one giant group on real corpora (measured on the 9,263 papers).
         grouping = KMeans(
-            n_clusters=self.max_branching, n_init=3, random_state=self.fallback.seed
+            n_clusters=branches, n_init=3, random_state=self.fallback.seed
         ).fit_predict(centroids, sample_weight=sizes)
         remap = dict(zip(found, grouping.tolist(), strict=True))
         return np.array([remap[c] for c in labels.tolist()])

@@ -82,6 +82,26 @@ class Settings(BaseSettings):
     umap_neighbors: int = Field(15, ge=2)
     umap_components: int = Field(5, ge=2)
     min_cluster_size: int = Field(4, ge=2, description="Smallest HDBSCAN cluster.")
+    hdbscan_min_samples: int | None = Field(
+        None, ge=1, description="HDBSCAN's min_samples (density smoothing); None: min_cluster_size."
+    )
+    hdbscan_selection: Literal["eom", "leaf"] = Field(
+        "eom", description="HDBSCAN cluster selection: excess of mass, or the leaves of its tree."
+    )
+    top_topics: int = Field(0, ge=0, description="Most top-level topics; 0: max_branching.")
+    umap_min_points: int = Field(
+        300,
+        ge=0,
+        description="Corpora below this get no corpus UMAP (tree_mode=map builds the density "
+        "tree for them; umap_scope=corpus reduces per node): UMAP's neighbour graph of a few "
+        "dozen points is mostly noise.",
+    )
+    umap_scope: Literal["node", "corpus"] = Field(
+        "node",
+        description="tree_mode=density only. node: every density split reduces its own papers "
+        "with UMAP; corpus: one reduction of the whole corpus, reused by every node "
+        "(tree_mode=map always reduces the corpus once).",
+    )
     max_depth: int = Field(4, ge=2, description="Levels below the root.")
     min_leaf_size: int = Field(3, ge=1)
     max_leaf_size: int = Field(12, ge=2, description="A topic larger than this is split.")
@@ -155,9 +175,12 @@ class Settings(BaseSettings):
         10, ge=1, description="Laid-out papers a refreshed paper is placed among."
     )
 
-    # "density": UMAP + HDBSCAN per node, recursing on large topics; "fixed": k-means per level
+    # "map" (default): one UMAP of the whole corpus, cut into small k-means leaves, Ward on the
+    # leaf centroids cut at geometrically growing topic counts (hierarchy/map_split.py; corpora
+    # below umap_min_points get the density tree); "density": UMAP + HDBSCAN per node,
+    # recursing on large topics; "fixed": k-means per level
     # with `level_sizes` clusters (leaves first, e.g. [1250, 276, 40, 6] for 10k papers).
-    tree_mode: Literal["density", "fixed"] = "density"
+    tree_mode: Literal["map", "density", "fixed"] = "map"
     # Below this many papers a node is split by k-means: density estimates on a few dozen
     # points are noise, and small insertions would reshuffle them (unstable topic ids).
     density_min_points: int = Field(20, ge=2)

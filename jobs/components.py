@@ -143,6 +143,8 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
             settings.min_cluster_size,
             "cuml" if backend == "cuml" else settings.hdbscan_impl,
             settings.hdbscan_fast_min_points,
+            min_samples=settings.hdbscan_min_samples,
+            selection=settings.hdbscan_selection,
         ),
         fallback=KMeansSplitter(settings.max_branching, settings.min_leaf_size, settings.seed),
         max_depth=settings.max_depth,
@@ -152,6 +154,10 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
         density_min_points=settings.density_min_points,
         max_cluster_share=settings.max_cluster_share,
         dispatch_min_size=settings.executor_min_subtree,
+        reduce_once=settings.umap_scope == "corpus" or settings.tree_mode == "map",
+        top_branching=settings.top_topics or None,
+        split="map" if settings.tree_mode == "map" else "density",
+        reduce_min_points=settings.umap_min_points,
     )
 
 

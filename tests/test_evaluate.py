@@ -46,6 +46,7 @@ def test_gold_equal_to_the_tree_scores_perfectly(built_store, tmp_path):
     level1 = report.levels[0]
     assert level1.level == 1 and level1.ami == pytest.approx(1.0)
     assert level1.nmi == pytest.approx(1.0) and level1.ari == pytest.approx(1.0)
+    assert level1.v_measure == pytest.approx(1.0)
     assert report.best_level == 1
     assert report.leaf_purity == pytest.approx(1.0)
     assert report.one_subtree_share == pytest.approx(1.0)

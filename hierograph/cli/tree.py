@@ -277,9 +277,9 @@ def eval_tree(
         bool, typer.Option(help="With --gold: the label fit of every gold category.")
     ] = False,
 ) -> None:
-    """Score the tree: AMI/NMI/ARI per level against gold categories, purity, label fit (do the
-    topics' names match the gold categories' names?), and figures that need no gold (topic
-    sizes, sibling label distinctness, paper-label coherence)."""
+    """Score the tree: AMI/NMI/ARI/V-measure per level against gold categories, purity, label
+    fit (do the topics' names match the gold categories' names?), and figures that need no gold
+    (topic sizes, sibling label distinctness, paper-label coherence)."""
     from rich.table import Table
 
     from hierograph.hierarchy.evaluate import (
@@ -320,12 +320,14 @@ def eval_tree(
         title=f"Agreement with {gold.name} ({report.matched} papers, "
         f"{report.gold_categories} categories)"
     )
-    for column in ("level", "topics", "AMI", "NMI", "ARI"):
+    for column in ("level", "topics", "AMI", "NMI", "ARI", "V"):
         table.add_column(column, justify="right")
     for s in report.levels:
         mark = " *" if s.level == report.best_level else ""
         table.add_row(
-            f"{s.level}{mark}", str(s.topics), f"{s.ami:.3f}", f"{s.nmi:.3f}", f"{s.ari:.3f}"
+            f"{s.level}{mark}",
+            str(s.topics),
+            *(f"{x:.3f}" for x in (s.ami, s.nmi, s.ari, s.v_measure)),
         )
     console.print(table)
     console.print(
