@@ -118,8 +118,48 @@ def run_set(name: str) -> dict[str, Any]:
                 row["best_level"] = report.best_level
                 row["label_fit"] = fit.score
                 row["categories"] = [vars(c) for c in fit.categories]
+                if kind == "phrase":
+                    row["ceiling"] = _ceiling(store, fit, labeler, ids, embedder.encode)
             result[kind] = row
     return result
+
+
+def _ceiling(
+    store: Any, fit: Any, labeler: Any, ids: list[str], embed: Any, picks: list | None = None
+) -> float:
+    """The best label fit any extractive labeler could reach on this tree: per gold category,
+    the highest cosine between the category's name and a nameable phrase that at least two of
+    its best-matching topic's papers use (the most used 400 per topic). Only a benchmark may
+    look at the gold names; it says how far the phrase labels are from what their candidates
+    allow, and whether a goal is within reach of names drawn from the papers at all."""
+    import numpy as np
+
+    from hierograph.hierarchy.evaluate import _primary_leaf, category_name
+
+    row_of = {pid: i for i, pid in enumerate(ids)}
+    by_id = {t.id: t for t in store.topics()}
+    below: dict[str, list[int]] = {}
+    for pid, leaf in _primary_leaf(store).items():
+        topic = by_id.get(leaf)
+        while topic is not None and topic.parent:
+            below.setdefault(topic.id, []).append(row_of[pid])
+            topic = by_id.get(topic.parent)
+    best, weights = [], []
+    for c in fit.categories:
+        rows = below.get(c.topic_id, [])
+        used = np.asarray(((labeler.text_[rows] + labeler.title_[rows]) > 0).sum(axis=0)).ravel()
+        used = used * labeler.eligible_ * (used >= 2)
+        keys = [int(k) for k in np.argsort(-used, kind="stable")[:400] if used[k] > 0]
+        if not keys:
+            continue
+        vecs = np.asarray(embed([labeler.counts_.display[k] for k in keys]))
+        name = np.asarray(embed([category_name(c.category)]))[0]
+        sims = vecs @ name
+        best.append(float(sims.max()))
+        if picks is not None:
+            picks.append((c.category, c.topic_label, labeler.counts_.display[keys[int(sims.argmax())]]))
+        weights.append(c.papers)
+    return round(float(np.average(best, weights=weights)), 4) if best else 0.0
 
 
 def _tree(path: Path, ids: list[str], grow: Any) -> Any:

@@ -149,9 +149,11 @@ class PhraseLabeler:
         generic_share: float = 0.05,
         extractor: PhraseExtractor | None = None,
         min_papers: int = 2,
+        expand_share: float = 0.5,
     ) -> None:
         self.embed = embed
         self.min_papers = min_papers
+        self.expand_share = expand_share
         self.n_keywords = n_keywords
         self.shortlist = shortlist
         self.similarity_weight = similarity_weight
@@ -242,12 +244,43 @@ class PhraseLabeler:
                 shared[used < 2] = 0.0
                 stat[i] = shared if shared.max() > 0 else stat[i] / len(node.children)
         orders = [
-            [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0]
-            for row in stat
+            self._expand(
+                [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0],
+                cov[i],
+                row,
+                taken,
+            )
+            for i, row in enumerate(stat)
         ]
         self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
         scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
         return self._assign(siblings, scored, stat)
+
+    def _expand(
+        self, order: list[int], cov: np.ndarray, stat: np.ndarray, taken: set[int]
+    ) -> list[int]:
+        """A single word stands for the longer phrase most of its uses belong to ("Mesa" ->
+        "mesa optimization", "Curiosity" -> "curiosity-driven exploration"): a name that is
+        a fragment of a term says less than the term."""
+        if self.expand_share <= 0:
+            return order
+        out: list[int] = []
+        for j in order:
+            words = self.key_words_[j]
+            if len(words) == 1:
+                longer = [
+                    k
+                    for k in self.with_word_.get(next(iter(words)), ())
+                    if len(self.key_words_[k]) > 1 and self.eligible_[k] and k not in taken
+                ]
+                if longer:
+                    best = max(longer, key=lambda k: (cov[k], -k))
+                    if cov[best] >= self.expand_share * cov[j]:
+                        stat[best] = max(stat[best], stat[j])  # the term inherits the word's rank
+                        j = best
+            if j not in out:
+                out.append(j)
+        return out
 
     def _score(self, row: np.ndarray, order: list[int], node: Node) -> list[tuple[int, float]]:
         """A topic's shortlist rescored by cosine to its centroid (KeyBERT-style), best first."""

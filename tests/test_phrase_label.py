@@ -106,3 +106,26 @@ def test_a_word_the_whole_collection_uses_is_never_a_name_alone(embed):
     labels = PhraseLabeler(embed).fit(papers, X).label_tree(root)
     for child in root.children:
         assert labels[id(child)].label.lower() not in {"alignment", "results", "models"}
+
+
+MESA = [
+    ("Risks from Mesa Optimization", "Mesa optimization arises when a learned model optimizes."),
+    ("Deceptive Mesa Optimizers", "A mesa optimizer may deceive; mesa optimization is risky."),
+    ("Detecting Mesa Optimization in Networks", "We look for mesa optimization in trained nets."),
+    ("Mesa Objectives and Inner Alignment", "Mesa optimization gives a mesa objective."),
+]
+
+
+@pytest.mark.parametrize("expand_share, expect_term", [(0.5, True), (0.0, False)])
+def test_a_single_word_gives_way_to_the_term_most_of_its_uses_belong_to(
+    embed, expand_share, expect_term
+):
+    papers = _papers([MESA, DNA])
+    X = np.asarray(embed([p.text() for p in papers]))
+    root = Node(
+        members=list(range(8)),
+        children=[Node(members=list(range(4))), Node(members=list(range(4, 8)))],
+    )
+    labeler = PhraseLabeler(embed, expand_share=expand_share).fit(papers, X)
+    name = labeler.label_tree(root)[id(root.children[0])].label.lower()
+    assert ("mesa" in name) and ((len(name.split()) > 1) == expect_term), name
