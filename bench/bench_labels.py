@@ -157,7 +157,9 @@ def _ceiling(
         sims = vecs @ name
         best.append(float(sims.max()))
         if picks is not None:
-            picks.append((c.category, c.topic_label, labeler.counts_.display[keys[int(sims.argmax())]]))
+            picks.append(
+                (c.category, c.topic_label, labeler.counts_.display[keys[int(sims.argmax())]])
+            )
         weights.append(c.papers)
     return round(float(np.average(best, weights=weights)), 4) if best else 0.0
 

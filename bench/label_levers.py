@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from bench_labels import CACHE, OUT, SETS, _ceiling, _Fixed, _tree
@@ -40,13 +39,19 @@ def run(name: str, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         gold = load_gold(gold_path)
         for config in configs:
             labeler = PhraseLabeler(embedder.encode, **config).fit(papers, vectors)
-            store.replace_hierarchy(with_sizes(to_hierarchy(root, ids, _Fixed(labeler.label_tree(root)))))
+            store.replace_hierarchy(
+                with_sizes(to_hierarchy(root, ids, _Fixed(labeler.label_tree(root))))
+            )
             fit = label_fit(store, gold, embedder.encode, depth)
-            row = {"set": name, "config": config, "label_fit": fit.score,
-                   "ceiling": _ceiling(store, fit, labeler, ids, embedder.encode, picks := []),
-                   "picks": picks,
-                   "load": os.getloadavg()[0],
-                   "top": [c.topic_label for c in fit.categories][:12]}
+            row = {
+                "set": name,
+                "config": config,
+                "label_fit": fit.score,
+                "ceiling": _ceiling(store, fit, labeler, ids, embedder.encode, picks := []),
+                "picks": picks,
+                "load": os.getloadavg()[0],
+                "top": [c.topic_label for c in fit.categories][:12],
+            }
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows

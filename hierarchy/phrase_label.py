@@ -243,44 +243,57 @@ class PhraseLabeler:
                 # A phrase only one child uses would be that child's name, not the parent's.
                 shared[used < 2] = 0.0
                 stat[i] = shared if shared.max() > 0 else stat[i] / len(node.children)
+        fragments: list[set[int]] = [set() for _ in siblings]
         orders = [
             self._expand(
                 [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0],
                 cov[i],
                 row,
                 taken,
+                fragments[i],
             )
             for i, row in enumerate(stat)
         ]
         self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
         scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
-        return self._assign(siblings, scored, stat)
+        return self._assign(siblings, scored, fragments)
 
     def _expand(
-        self, order: list[int], cov: np.ndarray, stat: np.ndarray, taken: set[int]
+        self,
+        order: list[int],
+        cov: np.ndarray,
+        stat: np.ndarray,
+        taken: set[int],
+        fragments: set[int],
     ) -> list[int]:
-        """A single word stands for the longer phrase most of its uses belong to ("Mesa" ->
-        "mesa optimization", "Curiosity" -> "curiosity-driven exploration"): a name that is
-        a fragment of a term says less than the term."""
+        """A phrase stands for the longer term most of its uses in the topic belong to ("Mesa"
+        -> "mesa optimizer", "inverse reinforcement" -> "inverse reinforcement learning"): a
+        name that is a fragment of a term says less than the term. The longer term inherits
+        the fragment's rank; the fragment stays a keyword but is never the name (`fragments`
+        collects it)."""
         if self.expand_share <= 0:
             return order
         out: list[int] = []
         for j in order:
-            words = self.key_words_[j]
-            if len(words) == 1:
-                longer = [
+            while True:
+                words = self.key_words_[j]
+                longer = set.intersection(*(self.with_word_.get(w, set()) for w in words))
+                longer = {
                     k
-                    for k in self.with_word_.get(next(iter(words)), ())
-                    if len(self.key_words_[k]) > 1 and self.eligible_[k] and k not in taken
-                ]
-                if longer:
-                    best = max(longer, key=lambda k: (cov[k], -k))
-                    if cov[best] >= self.expand_share * cov[j]:
-                        stat[best] = max(stat[best], stat[j])  # the term inherits the word's rank
-                        j = best
+                    for k in longer
+                    if len(self.key_words_[k]) > len(words) and self.eligible_[k] and k not in taken
+                }
+                if not longer:
+                    break
+                best = max(longer, key=lambda k: (cov[k], -k))
+                if cov[best] < self.expand_share * cov[j]:
+                    break
+                stat[best] = max(stat[best], stat[j])
+                fragments.add(j)
+                j = best
             if j not in out:
                 out.append(j)
-        return out
+        return out + [k for k in order if k in fragments and k not in out]
 
     def _score(self, row: np.ndarray, order: list[int], node: Node) -> list[tuple[int, float]]:
         """A topic's shortlist rescored by cosine to its centroid (KeyBERT-style), best first."""
@@ -305,14 +318,21 @@ class PhraseLabeler:
         self,
         siblings: Sequence[Node],
         scored: list[list[tuple[int, float]]],
-        stat: np.ndarray,
+        fragments: list[set[int]],
     ) -> list[tuple[Label, set[int]]]:
         """Distinct names: larger siblings choose first, each its best phrase not yet taken."""
         out: list[tuple[Label, set[int]] | None] = [None] * len(siblings)
         used: set[str] = set()
         for i in sorted(range(len(siblings)), key=lambda i: -len(siblings[i].members)):
             ranked = scored[i]
-            name_key = next((k for k, _ in ranked if self._display(k).lower() not in used), None)
+            name_key = next(
+                (
+                    k
+                    for k, _ in ranked
+                    if k not in fragments[i] and self._display(k).lower() not in used
+                ),
+                None,
+            )
             if name_key is None:
                 name = self._fallback(siblings[i], used)
                 keys: set[int] = set()
