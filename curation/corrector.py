@@ -5,14 +5,18 @@ and carries that to the papers nobody reviewed (`learner.py` holds the model).
 under <home>/corrector/; `apply` refits on the store as it is now, scores every paper that no
 human placed against every leaf, writes the review queue (least certain first), and proposes a
 move where another leaf is likelier than the paper's own and at least
-`corrector_move_threshold`; `--accept` carries the moves out (origin "corrector", score = the
-calibrated probability). It never touches a paper a human has placed. `evaluate.py` measures it
+`corrector_move_threshold`, and takes off a clustered second topic whose probability of being
+right (`placement.py`, learned from what reviewers kept and took away) is below
+`corrector_remove_threshold`; `--accept` carries the proposals out (a move: origin
+"corrector", score = the calibrated probability). It never touches a paper a human has placed
+and never takes away a paper's best placement. `evaluate.py` measures it
 against gold categories with a simulated reviewer.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Literal
 
 import joblib
@@ -20,13 +24,14 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from hierograph.curation.learner import PairwiseCorrector, Placements, reliability
-from hierograph.curation.replay import human_evidence
+from hierograph.curation.placement import Placement, PlacementModel
+from hierograph.curation.replay import Evidence, human_evidence
 from hierograph.curation.state import TreeState
 from hierograph.graph.models import Assignment, utc_now
 from hierograph.graph.store import GraphStore
 from hierograph.settings import Settings
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 MODEL_FILE = "model.joblib"
 REVIEW_META = "corrector_review"
 
@@ -35,10 +40,11 @@ class CorrectorError(RuntimeError):
     """The corrector cannot run; the message says what to do."""
 
 
-def placements(store: GraphStore) -> Placements:
+def placements(store: GraphStore, evidence: Evidence | None = None) -> Placements:
     """Every placed paper: its leaf now (a human's where there is one, else its best-scored
     one), its leaf before any human touched it (from the corrections' effects), and the leaf a
     person chose for it."""
+    evidence = human_evidence(store) if evidence is None else evidence
     vectors = store.get_embeddings()
     if not vectors:
         raise CorrectorError("no paper embeddings in the store: run `hierograph build` first.")
@@ -55,7 +61,7 @@ def placements(store: GraphStore) -> Placements:
         elif paper not in best or a.score > best[paper].score:
             best[paper] = a
     before: dict[str, Assignment] = {}
-    for paper, topic, _, prior in human_evidence(store):
+    for paper, topic, _, prior in evidence:
         if prior is None or prior.origin == "human" or topic not in state.topics:
             continue
         if state.is_leaf(topic) and (paper not in before or prior.score > before[paper].score):
@@ -70,10 +76,48 @@ def placements(store: GraphStore) -> Placements:
     return Placements(papers, matrix, leaf, was, human)
 
 
+def clustered_placements(store: GraphStore, evidence: Evidence) -> list[Placement]:
+    """Every clustered leaf placement: those of reviewed papers as they were before the review,
+    with what the person did (kept 1, took away 0); the others as they are (kept None)."""
+    state = TreeState.from_store(store)
+    seen: dict[str, list[tuple[str, float, int]]] = {}
+    for paper, topic, y, prior in evidence:
+        if prior is not None and prior.origin != "human" and state.is_leaf(topic):
+            seen.setdefault(paper, []).append((topic, prior.score, int(y > 0)))
+    human = {p for p, _, y, _ in evidence if y > 0}
+    now: dict[str, list[tuple[str, float, int | None]]] = {}
+    for (paper, topic), a in state.assignments.items():
+        if paper not in human and a.origin == "cluster" and state.is_leaf(topic):
+            now.setdefault(paper, []).append((topic, a.score, None))
+    out = []
+    for paper, rows in sorted({**now, **seen}.items()):
+        best = max(score for _, score, _ in rows)
+        out += [Placement(paper, t, score, best, kept) for t, score, kept in sorted(rows)]
+    return out
+
+
+@dataclass
+class Corrector:
+    """The two learned parts: where papers belong (`moves`) and which clustered placements are
+    right (`placements`), fitted on the same read of the store."""
+
+    moves: PairwiseCorrector
+    placements: PlacementModel
+    clustered: list[Placement]
+
+
 def fit_corrector(store: GraphStore, settings: Settings) -> PairwiseCorrector:
-    return PairwiseCorrector(
-        settings.corrector_k, settings.corrector_candidates, settings.seed
-    ).fit(placements(store))
+    """The pairwise move model alone (the review queue's order)."""
+    return fit_all(store, settings).moves
+
+
+def fit_all(store: GraphStore, settings: Settings) -> Corrector:
+    evidence = human_evidence(store)
+    data = placements(store, evidence)
+    moves = PairwiseCorrector(settings.corrector_k, settings.corrector_candidates, settings.seed)
+    clustered = clustered_placements(store, evidence)
+    placed = PlacementModel(seed=settings.seed).fit(data, clustered)
+    return Corrector(moves.fit(data), placed, clustered)
 
 
 class TrainSummary(BaseModel):
@@ -85,22 +129,26 @@ class TrainSummary(BaseModel):
     leaves: int
     learned: bool  # False until enough papers were placed by people
     calibration: dict = Field(default_factory=dict)  # held-out reliability on reviewed papers
+    placement_calibration: dict = Field(default_factory=dict)  # the same, kept/taken away
 
 
 def train_corrector(store: GraphStore, settings: Settings) -> TrainSummary:
     """Fit the corrector on the store's human placements; save its summary (with the held-out
     calibration) under <home>/corrector/."""
-    corrector = fit_corrector(store, settings)
+    both = fit_all(store, settings)
+    corrector = both.moves
     summary = TrainSummary(
         papers=len(corrector.data_.papers),
         human_papers=len(corrector.data_.human),
         leaves=len(corrector.leaves_),
         learned=corrector.model_ is not None,
         calibration=reliability(corrector.points_),
+        placement_calibration=reliability(both.placements.points_),
     )
     folder = settings.corrector_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"summary": summary.model_dump(), "model": corrector.model_}, folder / MODEL_FILE)
+    models = {"moves": corrector.model_, "placements": both.placements.model_}
+    joblib.dump({"summary": summary.model_dump(), "model": models}, folder / MODEL_FILE)
     (folder / "summary.json").write_text(summary.model_dump_json(indent=1))
     return summary
 
@@ -127,6 +175,8 @@ class ReviewItem(BaseModel):
     proposal: Literal["keep", "move", "remove"] = "keep"
     proposed_topic: str | None = None
     proposed_probability: float | None = None
+    remove_topics: list[str] = Field(default_factory=list)  # second topics likely wrong
+    remove_probabilities: list[float] = Field(default_factory=list)  # each one's p(right)
 
 
 class ApplyReport(BaseModel):
@@ -134,13 +184,16 @@ class ApplyReport(BaseModel):
     flagged: int = 0
     proposed_moves: int = 0
     moved: int = 0
+    proposed_removals: int = 0
+    removed: int = 0
     skipped_human_papers: int = 0
     calibrated: bool = False
 
     def summary(self) -> str:
         return (
             f"scored {self.scored} papers; flagged {self.flagged}, proposed {self.proposed_moves} "
-            f"moves ({self.moved} applied); left {self.skipped_human_papers} human-placed papers "
+            f"moves ({self.moved} applied) and {self.proposed_removals} second-topic removals "
+            f"({self.removed} applied); left {self.skipped_human_papers} human-placed papers "
             f"alone; probabilities {'calibrated' if self.calibrated else 'not yet calibrated'}"
         )
 
@@ -164,11 +217,17 @@ def apply_corrector(
     store: GraphStore, settings: Settings, apply_proposals: bool = False
 ) -> ApplyReport:
     """Score every paper no human placed; propose (with `apply_proposals`: make) a move where
-    another leaf is likelier than its own and at least `corrector_move_threshold`; write the
-    review queue, least certain first."""
+    another leaf is likelier than its own and at least `corrector_move_threshold`, else the
+    removal of each clustered second topic less likely right than `corrector_remove_threshold`;
+    write the review queue, least certain first."""
     load_summary(settings)
-    corrector = fit_corrector(store, settings)
+    both = fit_all(store, settings)
+    corrector = both.moves
     data = corrector.data_
+    unseen: dict[str, list[Placement]] = {}
+    for placed in both.clustered:
+        if placed.kept is None:
+            unseen.setdefault(placed.paper, []).append(placed)
     current: dict[str, set[str]] = {}
     for a in store.assignments():
         current.setdefault(a.paper_id, set()).add(a.topic_id)
@@ -203,6 +262,11 @@ def apply_corrector(
                 drops += [(paper, t) for t in sorted(mine)]
                 writes.append(_by_corrector(paper, target, p_target))
                 report.moved += 1
+        else:
+            _propose_removals(item, unseen.get(paper, []), both.placements, settings, report)
+            if apply_proposals:
+                drops += [(paper, t) for t in item.remove_topics]
+                report.removed += len(item.remove_topics)
         review.append(item)
     if writes:
         store.upsert_assignments(writes)
@@ -211,6 +275,24 @@ def apply_corrector(
     review.sort(key=lambda r: (abs(r.probability - 0.5), r.paper_id, r.topic_id))
     store.set_meta(REVIEW_META, json.dumps([r.model_dump() for r in review]))
     return report
+
+
+def _propose_removals(
+    item: ReviewItem,
+    placed: list[Placement],
+    model: PlacementModel,
+    settings: Settings,
+    report: ApplyReport,
+) -> None:
+    """Second topics (never the paper's best placement) less likely right than the threshold."""
+    for p in placed:
+        q = model.probability(p) if p.score < p.best_score else None
+        if q is not None and q < settings.corrector_remove_threshold:
+            item.remove_topics.append(p.leaf)
+            item.remove_probabilities.append(round(q, 4))
+    if item.remove_topics:
+        item.proposal = "remove"
+        report.proposed_removals += len(item.remove_topics)
 
 
 def _by_corrector(paper: str, topic: str, probability: float) -> Assignment:

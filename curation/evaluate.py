@@ -18,6 +18,7 @@ the corrector generalized to) and over all papers (what a reader sees).
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections import Counter
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 
 from hierograph.curation import corrections as corr
 from hierograph.curation.corrector import (
+    REVIEW_META,
     ApplyReport,
     CorrectorError,
     apply_corrector,
@@ -150,7 +152,8 @@ class EvalRun(BaseModel):
     gain_all: float
     gain_per_50_reviewed: float  # of the all-papers F1
     apply: ApplyReport
-    proposal_calibration: dict  # proposals on unreviewed papers: probability vs right (gold)
+    proposal_calibration: dict  # moves on unreviewed papers: probability vs right (gold)
+    removal_calibration: dict  # removed second topics: p(right) vs right (gold)
 
 
 class CorrectorEval(BaseModel):
@@ -211,7 +214,7 @@ def evaluate_corrector(
         gold_lines=len(lines),
         matched=len(matched),
         leaves=len(state.leaves()),
-        method="pairwise",
+        method="pairwise moves + placement removals",
         runs=runs,
     )
 
@@ -246,6 +249,12 @@ def _one_run(
                 for a in after.assignments.values()
                 if a.origin == "corrector" and a.paper_id in gold and a.paper_id in unreviewed
             ]
+            removals = [
+                (q, int(category.get(t) == gold[item["paper_id"]]))
+                for item in json.loads(copy.get_meta(REVIEW_META) or "[]")
+                if item["paper_id"] in gold
+                for t, q in zip(item["remove_topics"], item["remove_probabilities"], strict=True)
+            ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     b_u = assignment_scores(before, gold, category, unreviewed)
@@ -267,4 +276,5 @@ def _one_run(
         gain_per_50_reviewed=round(gain_all * 50 / max(1, len(reviewed)), 4),
         apply=applied,
         proposal_calibration=reliability(proposals),
+        removal_calibration=reliability(removals),
     )

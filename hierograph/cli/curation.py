@@ -271,7 +271,9 @@ def corrector_eval(
             f"P {b.precision:.3f}→{a.precision:.3f} R {b.recall:.3f}→{a.recall:.3f} "
             f"F1 {b.f1:.3f}→{a.f1:.3f}; all papers F1 {run.before_all.f1:.3f}→"
             f"{run.after_all.f1:.3f} ({run.gain_per_50_reviewed:+.3f} per 50 reviewed); "
-            f"corrector moved {run.apply.moved} (ECE {run.proposal_calibration['ece']})",
+            f"corrector moved {run.apply.moved} (ECE {run.proposal_calibration['ece']}), "
+            f"took off {run.apply.removed} second topics "
+            f"(ECE {run.removal_calibration['ece']})",
             soft_wrap=True,
             highlight=False,
         )
