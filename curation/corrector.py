@@ -105,6 +105,26 @@ class Corrector:
     placements: PlacementModel
     clustered: list[Placement]
 
+    def own_probability(self, paper: str) -> float:
+        """The probability that the paper's own (best clustered) placement is right: the
+        placement model's once it has learned, else the pairwise model's (geometry before any
+        review)."""
+        if not hasattr(self, "best_"):
+            self.best_: dict[str, Placement] = {}
+            for p in self.clustered:
+                if p.kept is None and p.score >= p.best_score:
+                    self.best_.setdefault(p.paper, p)
+        best = self.best_.get(paper)
+        q = self.placements.probability(best) if best is not None else None
+        return q if q is not None else certainty(self.moves, paper)[0]
+
+
+def queue_order(both: Corrector, papers: list[str]) -> list[str]:
+    """Papers no human placed, least likely rightly placed first: the reviewer's look is worth
+    the most where the placement is most probably wrong (1 - p expected fixes per paper)."""
+    own = {p: both.own_probability(p) for p in papers if p in both.moves.index_}
+    return sorted(own, key=lambda p: (own[p], p))
+
 
 def fit_corrector(store: GraphStore, settings: Settings) -> PairwiseCorrector:
     """The pairwise move model alone (the review queue's order)."""
@@ -219,7 +239,7 @@ def apply_corrector(
     """Score every paper no human placed; propose (with `apply_proposals`: make) a move where
     another leaf is likelier than its own and at least `corrector_move_threshold`, else the
     removal of each clustered second topic less likely right than `corrector_remove_threshold`;
-    write the review queue, least certain first."""
+    write the review queue, least likely right first."""
     load_summary(settings)
     both = fit_all(store, settings)
     corrector = both.moves
@@ -242,10 +262,11 @@ def apply_corrector(
         own = data.leaf[i]
         p_own, scores = certainty(corrector, paper)
         report.scored += 1
+        p_placed = both.own_probability(paper)
         item = ReviewItem(
-            paper_id=paper, topic_id=own, probability=round(p_own, 4), origin="cluster"
+            paper_id=paper, topic_id=own, probability=round(p_placed, 4), origin="cluster"
         )
-        if p_own < settings.corrector_flag_threshold:
+        if p_placed < settings.corrector_flag_threshold:
             item.flagged = True
             report.flagged += 1
         mine = current.get(paper, set())
@@ -272,7 +293,7 @@ def apply_corrector(
         store.upsert_assignments(writes)
     for paper, topic in drops:
         store.remove_assignment(paper, topic)
-    review.sort(key=lambda r: (abs(r.probability - 0.5), r.paper_id, r.topic_id))
+    review.sort(key=lambda r: (r.probability, r.paper_id, r.topic_id))
     store.set_meta(REVIEW_META, json.dumps([r.model_dump() for r in review]))
     return report
 
@@ -302,8 +323,8 @@ def _by_corrector(paper: str, topic: str, probability: float) -> Assignment:
 
 
 def review_queue(store: GraphStore, limit: int | None = None) -> list[ReviewItem]:
-    """Assignments the corrector is least sure of, most uncertain first (from the last apply),
-    leaving out those a human has settled since."""
+    """Placements least likely right first (from the last apply), leaving out those a human
+    has settled since."""
     raw = store.get_meta(REVIEW_META)
     if raw is None:
         raise CorrectorError("no review queue yet: run `hierograph corrector apply` first.")

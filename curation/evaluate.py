@@ -3,7 +3,9 @@
 The reviewer is a person who knows the gold category of every paper they look at and where
 each category lives in the tree (the leaf holding most of its papers among the leaves that
 category is the majority of, else the leaf holding most of its papers). They go down a list of
-papers - in random order, or in the review queue's order (least certain first) - and for each:
+papers - in random order, or in the review queue's order (least likely rightly placed first,
+refreshed every `QUEUE_SITTING` papers from what they did, as `corrector apply` would) - and
+for each:
 looks at its current topics; where one is right for its category, confirms it (and takes away
 the wrong extra ones); where none is, moves the paper from its main topic to where its category
 lives. Every action is a real correction in the log; a confirmation is one too, and the
@@ -34,8 +36,8 @@ from hierograph.curation.corrector import (
     ApplyReport,
     CorrectorError,
     apply_corrector,
-    certainty,
-    fit_corrector,
+    fit_all,
+    queue_order,
     train_corrector,
 )
 from hierograph.curation.learner import reliability
@@ -164,15 +166,45 @@ class CorrectorEval(BaseModel):
     runs: list[EvalRun]
 
 
+QUEUE_SITTING = 25  # papers a reviewer takes from the queue before `corrector apply` refreshes it
+
+
 def review_order(store: GraphStore, settings: Settings, papers: list[str], order: str) -> list:
-    """`random`: a seeded shuffle; `queue`: the corrector's review queue before any review,
-    least certain first (its probability for the paper's own leaf nearest 0.5)."""
+    """`random`: a seeded shuffle; `queue`: the corrector's review queue as it stands now,
+    least likely rightly placed first (papers it cannot score last)."""
     if order == "random":
         rng = np.random.default_rng(settings.seed)
         return [papers[i] for i in rng.permutation(len(papers))]
-    corrector = fit_corrector(store, settings)
-    own = {p: certainty(corrector, p)[0] for p in papers if p in corrector.index_}
-    return sorted(papers, key=lambda p: (abs(own.get(p, 0.0) - 0.5), p))
+    ranked = queue_order(fit_all(store, settings), papers)
+    return ranked + sorted(set(papers) - set(ranked))
+
+
+def review(
+    store: GraphStore,
+    settings: Settings,
+    ranked: list[str],
+    n: int,
+    order: str,
+    gold: dict[str, str],
+    category: dict[str, str],
+    homes: dict[str, str],
+) -> tuple[list[str], ReviewTally]:
+    """The reviewer's session: the first `n` of a random order; or `n` papers from the queue,
+    refreshed every `QUEUE_SITTING` papers from what they did (as `corrector apply` would)."""
+    if order == "random":
+        return ranked[:n], simulate_review(store, ranked[:n], gold, category, homes)
+    done: list[str] = []
+    tally = ReviewTally()
+    queue = ranked
+    while len(done) < n:
+        batch = queue[: min(QUEUE_SITTING, n - len(done))]
+        part = simulate_review(store, batch, gold, category, homes)
+        for field in ReviewTally.model_fields:
+            setattr(tally, field, getattr(tally, field) + getattr(part, field))
+        done += batch
+        if len(done) < n:
+            queue = review_order(store, settings, sorted(set(gold) - set(done)), "queue")
+    return done, tally
 
 
 def evaluate_corrector(
@@ -209,7 +241,7 @@ def evaluate_corrector(
         ranked = review_order(store, settings, matched, order)
         for share in shares:
             n = max(1, round(share * len(matched)))
-            runs.append(_one_run(store, settings, ranked[:n], gold, category, homes, order, share))
+            runs.append(_one_run(store, settings, ranked, n, gold, category, homes, order, share))
     return CorrectorEval(
         gold_lines=len(lines),
         matched=len(matched),
@@ -222,7 +254,8 @@ def evaluate_corrector(
 def _one_run(
     store: GraphStore,
     settings: Settings,
-    reviewed: list[str],
+    ranked: list[str],
+    n: int,
     gold: dict[str, str],
     category: dict[str, str],
     homes: dict[str, str],
@@ -238,9 +271,9 @@ def _one_run(
         with open_store(local) as copy:  # the scratch SQLite store that `local` names
             copy_graph(store, copy)
             before = TreeState.from_store(copy)
+            reviewed, tally = review(copy, local, ranked, n, order, gold, category, homes)
             unreviewed = sorted(set(gold) - set(reviewed))
             everyone = sorted(gold)
-            tally = simulate_review(copy, reviewed, gold, category, homes)
             train_corrector(copy, local)
             applied = apply_corrector(copy, local, apply_proposals=True)
             after = TreeState.from_store(copy)
