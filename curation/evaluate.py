@@ -156,6 +156,7 @@ class EvalRun(BaseModel):
     apply: ApplyReport
     proposal_calibration: dict  # moves on unreviewed papers: probability vs right (gold)
     removal_calibration: dict  # removed second topics: p(right) vs right (gold)
+    held_out_calibration: dict  # the placement model on reviewed papers, 5 folds (no gold)
 
 
 class CorrectorEval(BaseModel):
@@ -274,7 +275,7 @@ def _one_run(
             reviewed, tally = review(copy, local, ranked, n, order, gold, category, homes)
             unreviewed = sorted(set(gold) - set(reviewed))
             everyone = sorted(gold)
-            train_corrector(copy, local)
+            trained = train_corrector(copy, local)
             applied = apply_corrector(copy, local, apply_proposals=True)
             after = TreeState.from_store(copy)
             proposals = [
@@ -310,4 +311,5 @@ def _one_run(
         apply=applied,
         proposal_calibration=reliability(proposals),
         removal_calibration=reliability(removals),
+        held_out_calibration=trained.placement_calibration,
     )
