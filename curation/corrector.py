@@ -252,6 +252,8 @@ def apply_corrector(
     for a in store.assignments():
         current.setdefault(a.paper_id, set()).add(a.topic_id)
     report = ApplyReport(calibrated=corrector.model_ is not None)
+    # A move is trusted where held-out moves of that probability were right often enough.
+    floor = corrector.move_floor(settings.corrector_move_threshold)
     review: list[ReviewItem] = []
     writes: list[Assignment] = []
     drops: list[tuple[str, str]] = []
@@ -273,7 +275,8 @@ def apply_corrector(
         target, p_target = max(scores.items(), key=lambda kv: (kv[1], kv[0]), default=(own, 0.0))
         if (
             target not in mine
-            and p_target >= settings.corrector_move_threshold
+            and floor is not None
+            and p_target >= max(settings.corrector_move_threshold, floor)
             and p_target > p_own
         ):
             item.proposal, item.proposed_topic = "move", target
