@@ -179,6 +179,18 @@ def test_the_placement_model_learns_which_second_topics_reviewers_take_away(home
         assert report.removed <= len(seconds)
 
 
+def test_moves_are_trusted_only_where_held_out_moves_were_right():
+    corrector = PairwiseCorrector()
+    corrector.move_points_ = [(0.9, 1)] * 4 + [(0.8, 1), (0.7, 0), (0.6, 0), (0.55, 0)]
+    assert corrector.move_floor(0.5) == pytest.approx(0.55)  # 5 right of 8 at p >= 0.55
+    assert corrector.move_floor(0.7) == pytest.approx(0.6)  # 5 of 7 at p >= 0.6
+    assert corrector.move_floor(0.9) == pytest.approx(0.8)
+    corrector.move_points_ = [(0.8, 0)] * 6 + [(0.6, 1)]
+    assert corrector.move_floor(0.5) is None  # held-out moves were wrong: none is trusted
+    corrector.move_points_ = [(0.9, 1)] * 3
+    assert corrector.move_floor(0.5) is None  # too few to tell
+
+
 def test_reliability_reports_ece_brier_and_bins():
     perfect = reliability([(0.9, 1)] * 9 + [(0.9, 0)] + [(0.1, 0)] * 9 + [(0.1, 1)])
     assert perfect["ece"] == pytest.approx(0.0, abs=1e-9) and perfect["n"] == 20
