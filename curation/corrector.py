@@ -5,7 +5,8 @@ and carries that to the papers nobody reviewed (`learner.py` holds the model).
 under <home>/corrector/; `apply` refits on the store as it is now, scores every paper that no
 human placed against every leaf, writes the review queue (least certain first), and proposes a
 move where another leaf is likelier than the paper's own and at least
-`corrector_move_threshold`, and takes off a clustered second topic whose probability of being
+`corrector_move_threshold` - and held-out moves at that probability were right that often -
+and takes off a clustered second topic whose probability of being
 right (`placement.py`, learned from what reviewers kept and took away) is below
 `corrector_remove_threshold`; `--accept` carries the proposals out (a move: origin
 "corrector", score = the calibrated probability). It never touches a paper a human has placed

@@ -216,7 +216,11 @@ class Settings(BaseSettings):
     corrector_k: int = Field(10, ge=1, description="Nearest reviewed papers whose leaves vote.")
     corrector_candidates: int = Field(3, ge=1, description="Nearest leaf centroids considered.")
     corrector_move_threshold: float = Field(
-        0.5, ge=0, le=1, description="Least probability of a proposed move (`corrector apply`)."
+        0.5,
+        ge=0,
+        le=1,
+        description="Least probability of a proposed move (`corrector apply`), and the least "
+        "share right among held-out moves at that probability.",
     )
     corrector_flag_threshold: float = Field(
         0.3, ge=0, le=1, description="Placements scored below this are flagged for review."
