@@ -1,9 +1,10 @@
-"""The corrector: learns from human placements (moves and confirmations) where papers belong,
-and carries that to the papers nobody reviewed (`learner.py` holds the model).
+"""The corrector: learns from human placements (moves, confirmations, removals) where papers
+belong and which clustered placements are right, and carries that to the papers nobody
+reviewed (`learner.py` and `placement.py` hold the models).
 
 `train` fits the learner on the store and saves what it learned (method, counts, calibration)
 under <home>/corrector/; `apply` refits on the store as it is now, scores every paper that no
-human placed against every leaf, writes the review queue (least certain first), and proposes a
+human placed against every leaf, writes the review queue (least likely rightly placed first), and proposes a
 move where another leaf is likelier than the paper's own and at least
 `corrector_move_threshold` - and held-out moves at that probability were right that often -
 and takes off a clustered second topic whose probability of being
