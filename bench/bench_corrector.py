@@ -1,6 +1,6 @@
 """Corrector benchmark: assignment F1 before and after a simulated reviewer and the corrector,
 on the development gold sets, at several shares of papers reviewed, in two reviewing orders
-(random; the review queue's least certain first).
+(random; the review queue's least likely rightly placed first).
 
 Each set needs a home where its papers are ingested and built:
 

@@ -222,7 +222,7 @@ def corrector_apply(
         except CorrectorError as e:
             fail(str(e))
     console.print(report.summary(), soft_wrap=True)
-    console.print("least certain first: hierograph review")
+    console.print("least likely right first: hierograph review")
 
 
 @corrector_app.command("eval")
@@ -237,7 +237,7 @@ def corrector_eval(
     ] = None,
     order: Annotated[
         list[str] | None,
-        typer.Option(help="Reviewing order: random, queue (least certain first); repeat."),
+        typer.Option(help="Reviewing order: random, queue (least likely right first); repeat."),
     ] = None,
     gold_depth: Annotated[int, typer.Option(min=1, help="Gold path levels compared.")] = 1,
     json_out: Annotated[
