@@ -4,13 +4,13 @@ reviewed (`learner.py` and `placement.py` hold the models).
 
 `train` fits the learner on the store and saves what it learned (method, counts, calibration)
 under <home>/corrector/; `apply` refits on the store as it is now, scores every paper that no
-human placed against every leaf, writes the review queue (least likely rightly placed first), and proposes a
-move where another leaf is likelier than the paper's own and at least
-`corrector_move_threshold` - and held-out moves at that probability were right that often -
-and takes off a clustered second topic whose probability of being
-right (`placement.py`, learned from what reviewers kept and took away) is below
-`corrector_remove_threshold`; `--accept` carries the proposals out (a move: origin
-"corrector", score = the calibrated probability). It never touches a paper a human has placed
+human placed against every leaf, writes the review queue (least likely rightly placed first),
+proposes a move where another leaf is likelier than the paper's own and at least
+`corrector_move_threshold` (and held-out moves at that probability were right that often), and
+takes off a clustered second topic whose probability of being right (`placement.py`, learned
+from what reviewers kept and took away) is below `corrector_remove_threshold`; `--accept`
+carries the proposals out (a move: origin "corrector", score = the calibrated probability).
+It never touches a paper a human has placed
 and never takes away a paper's best placement. `evaluate.py` measures it
 against gold categories with a simulated reviewer.
 """
