@@ -3,7 +3,9 @@
 The reviewer is a person who knows the gold category of every paper they look at and where
 each category lives in the tree (the leaf holding most of its papers among the leaves that
 category is the majority of, else the leaf holding most of its papers). They go down a list of
-papers - in random order, or in the review queue's order (least certain first) - and for each:
+papers - in random order, or in the review queue's order (least likely rightly placed first,
+refreshed every `QUEUE_SITTING` papers from what they did, as `corrector apply` would) - and
+for each:
 looks at its current topics; where one is right for its category, confirms it (and takes away
 the wrong extra ones); where none is, moves the paper from its main topic to where its category
 lives. Every action is a real correction in the log; a confirmation is one too, and the
@@ -18,6 +20,7 @@ the corrector generalized to) and over all papers (what a reader sees).
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections import Counter
@@ -29,11 +32,12 @@ from pydantic import BaseModel
 
 from hierograph.curation import corrections as corr
 from hierograph.curation.corrector import (
+    REVIEW_META,
     ApplyReport,
     CorrectorError,
     apply_corrector,
-    certainty,
-    fit_corrector,
+    fit_all,
+    queue_order,
     train_corrector,
 )
 from hierograph.curation.learner import reliability
@@ -150,7 +154,9 @@ class EvalRun(BaseModel):
     gain_all: float
     gain_per_50_reviewed: float  # of the all-papers F1
     apply: ApplyReport
-    proposal_calibration: dict  # proposals on unreviewed papers: probability vs right (gold)
+    proposal_calibration: dict  # moves on unreviewed papers: probability vs right (gold)
+    removal_calibration: dict  # removed second topics: p(right) vs right (gold)
+    held_out_calibration: dict  # the placement model on reviewed papers, 5 folds (no gold)
 
 
 class CorrectorEval(BaseModel):
@@ -161,15 +167,45 @@ class CorrectorEval(BaseModel):
     runs: list[EvalRun]
 
 
+QUEUE_SITTING = 25  # papers a reviewer takes from the queue before `corrector apply` refreshes it
+
+
 def review_order(store: GraphStore, settings: Settings, papers: list[str], order: str) -> list:
-    """`random`: a seeded shuffle; `queue`: the corrector's review queue before any review,
-    least certain first (its probability for the paper's own leaf nearest 0.5)."""
+    """`random`: a seeded shuffle; `queue`: the corrector's review queue as it stands now,
+    least likely rightly placed first (papers it cannot score last)."""
     if order == "random":
         rng = np.random.default_rng(settings.seed)
         return [papers[i] for i in rng.permutation(len(papers))]
-    corrector = fit_corrector(store, settings)
-    own = {p: certainty(corrector, p)[0] for p in papers if p in corrector.index_}
-    return sorted(papers, key=lambda p: (abs(own.get(p, 0.0) - 0.5), p))
+    ranked = queue_order(fit_all(store, settings), papers)
+    return ranked + sorted(set(papers) - set(ranked))
+
+
+def review(
+    store: GraphStore,
+    settings: Settings,
+    ranked: list[str],
+    n: int,
+    order: str,
+    gold: dict[str, str],
+    category: dict[str, str],
+    homes: dict[str, str],
+) -> tuple[list[str], ReviewTally]:
+    """The reviewer's session: the first `n` of a random order; or `n` papers from the queue,
+    refreshed every `QUEUE_SITTING` papers from what they did (as `corrector apply` would)."""
+    if order == "random":
+        return ranked[:n], simulate_review(store, ranked[:n], gold, category, homes)
+    done: list[str] = []
+    tally = ReviewTally()
+    queue = ranked
+    while len(done) < n:
+        batch = queue[: min(QUEUE_SITTING, n - len(done))]
+        part = simulate_review(store, batch, gold, category, homes)
+        for field in ReviewTally.model_fields:
+            setattr(tally, field, getattr(tally, field) + getattr(part, field))
+        done += batch
+        if len(done) < n:
+            queue = review_order(store, settings, sorted(set(gold) - set(done)), "queue")
+    return done, tally
 
 
 def evaluate_corrector(
@@ -206,12 +242,12 @@ def evaluate_corrector(
         ranked = review_order(store, settings, matched, order)
         for share in shares:
             n = max(1, round(share * len(matched)))
-            runs.append(_one_run(store, settings, ranked[:n], gold, category, homes, order, share))
+            runs.append(_one_run(store, settings, ranked, n, gold, category, homes, order, share))
     return CorrectorEval(
         gold_lines=len(lines),
         matched=len(matched),
         leaves=len(state.leaves()),
-        method="pairwise",
+        method="pairwise moves + placement removals",
         runs=runs,
     )
 
@@ -219,7 +255,8 @@ def evaluate_corrector(
 def _one_run(
     store: GraphStore,
     settings: Settings,
-    reviewed: list[str],
+    ranked: list[str],
+    n: int,
     gold: dict[str, str],
     category: dict[str, str],
     homes: dict[str, str],
@@ -235,16 +272,22 @@ def _one_run(
         with open_store(local) as copy:  # the scratch SQLite store that `local` names
             copy_graph(store, copy)
             before = TreeState.from_store(copy)
+            reviewed, tally = review(copy, local, ranked, n, order, gold, category, homes)
             unreviewed = sorted(set(gold) - set(reviewed))
             everyone = sorted(gold)
-            tally = simulate_review(copy, reviewed, gold, category, homes)
-            train_corrector(copy, local)
+            trained = train_corrector(copy, local)
             applied = apply_corrector(copy, local, apply_proposals=True)
             after = TreeState.from_store(copy)
             proposals = [
                 (a.score, int(category.get(a.topic_id) == gold[a.paper_id]))
                 for a in after.assignments.values()
                 if a.origin == "corrector" and a.paper_id in gold and a.paper_id in unreviewed
+            ]
+            removals = [
+                (q, int(category.get(t) == gold[item["paper_id"]]))
+                for item in json.loads(copy.get_meta(REVIEW_META) or "[]")
+                if item["paper_id"] in gold
+                for t, q in zip(item["remove_topics"], item["remove_probabilities"], strict=True)
             ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -267,4 +310,6 @@ def _one_run(
         gain_per_50_reviewed=round(gain_all * 50 / max(1, len(reviewed)), 4),
         apply=applied,
         proposal_calibration=reliability(proposals),
+        removal_calibration=reliability(removals),
+        held_out_calibration=trained.placement_calibration,
     )

@@ -69,6 +69,7 @@ class PairwiseCorrector:
         self.reviewed_ = np.array([self.index_[p] for p in sorted(data.human)], dtype=int)
         self.model_: Pipeline | None = None
         self.points_: list[tuple[float, int]] = []
+        self.move_points_: list[tuple[float, int]] = []  # held out, leaves other than the own
         if len(self.reviewed_) < MIN_REVIEWED:
             return self
         rows, labels, groups = [], [], []
@@ -98,10 +99,25 @@ class PairwiseCorrector:
                 continue
             model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
             model.fit(X[~test], y[~test])
-            points += zip(
-                model.predict_proba(X[test])[:, 1].tolist(), y[test].tolist(), strict=True
-            )
+            probs = model.predict_proba(X[test])[:, 1].tolist()
+            points += zip(probs, y[test].tolist(), strict=True)
+            other = X[test][:, PAIR_FEATURES.index("is_own_leaf")] == 0
+            self.move_points_ += [
+                (float(p), int(o)) for p, o, m in zip(probs, y[test], other, strict=True) if m
+            ]
         return [(float(p), int(o)) for p, o in points]
+
+    def move_floor(self, threshold: float, least: int = 5) -> float | None:
+        """The least probability at which a move is trusted: the smallest p such that, of the
+        held-out rows for leaves other than a paper's own scored at p or above, at least
+        `threshold` were right (and at least `least` such rows). None: no move is trusted."""
+        ranked = sorted(self.move_points_, reverse=True)
+        right, floor = 0, None
+        for n, (p, o) in enumerate(ranked, start=1):
+            right += o
+            if n >= least and right / n >= threshold:
+                floor = p
+        return floor
 
     def _pairs(self, i: int) -> dict[str, list[float]]:
         """Candidate leaf → features for paper row `i`, as it was before any review, without

@@ -239,10 +239,23 @@ class Settings(BaseSettings):
     corrector_k: int = Field(10, ge=1, description="Nearest reviewed papers whose leaves vote.")
     corrector_candidates: int = Field(3, ge=1, description="Nearest leaf centroids considered.")
     corrector_move_threshold: float = Field(
-        0.5, ge=0, le=1, description="Least probability of a proposed move (`corrector apply`)."
+        0.5,
+        ge=0,
+        le=1,
+        description="Least probability of a proposed move (`corrector apply`), and the least "
+        "share right among held-out moves at that probability.",
     )
     corrector_flag_threshold: float = Field(
         0.3, ge=0, le=1, description="Placements scored below this are flagged for review."
+    )
+    # A clustered second topic right with probability q: taking it off gains precision with
+    # probability 1 - q and loses recall only where it was the paper's one right topic; at the
+    # dev sets' precision (~0.6) removal pays below about 0.4 (docs/corrections.md).
+    corrector_remove_threshold: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="A clustered second topic less likely right than this is taken off.",
     )
 
     # --- live sources and periodic refresh (issue 4) ---

@@ -104,6 +104,93 @@ def test_the_learner_carries_human_moves_to_papers_like_them():
     assert reliability(corrector.points_)["n"] > 16
 
 
+def _leaves_by_size(store) -> list[tuple[str, list[str]]]:
+    state = C.TreeState.from_store(store)
+    best: dict[str, tuple[float, str]] = {}
+    for a in store.assignments():
+        if state.is_leaf(a.topic_id) and a.score > best.get(a.paper_id, (-1.0, ""))[0]:
+            best[a.paper_id] = (a.score, a.topic_id)
+    members: dict[str, list[str]] = {}
+    for paper, (_, leaf) in sorted(best.items()):
+        members.setdefault(leaf, []).append(paper)
+    return sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def test_the_corrector_learns_a_planted_move_on_the_real_corpus(home):
+    """On the built supplied corpus, people move most papers of one leaf to another and confirm
+    the papers of the other leaves where they are: the corrector proposes that move for the
+    rest of that leaf, with probabilities in [0, 1], and never touches a human placement."""
+    with SqliteStore(home.db_path()) as store:
+        leaves = _leaves_by_size(store)
+        (source, papers), (target, _) = leaves[0], leaves[1]
+        assert len(papers) >= 4, "the demo tree's biggest leaf holds a few papers"
+        planted, rest = papers[: len(papers) - 2], papers[len(papers) - 2 :]
+        for paper in planted:
+            C.move_paper(store, paper, source, target)
+        for _, others in leaves[1:]:
+            for paper in others[:2]:
+                leaf = [a.topic_id for a in store.assignments(paper_id=paper)]
+                C.confirm_paper(store, paper, sorted(leaf)[0])
+        human = {(a.paper_id, a.topic_id) for a in store.assignments() if a.origin == "human"}
+        K.train_corrector(store, home)
+        report = K.apply_corrector(store, home, apply_proposals=True)
+        assert report.calibrated and report.moved >= 1
+        moved = {a.paper_id: a for a in store.assignments() if a.origin == "corrector"}
+        assert any(moved.get(p) and moved[p].topic_id == target for p in rest)
+        assert all(0.0 <= a.score <= 1.0 for a in moved.values())
+        after = {(a.paper_id, a.topic_id) for a in store.assignments() if a.origin == "human"}
+        assert after == human  # no human placement taken away, none added by the corrector
+        for item in K.review_queue(store):
+            assert 0.0 <= item.probability <= 1.0
+            assert all(0.0 <= q <= 1.0 for q in item.remove_probabilities)
+
+
+def test_the_placement_model_learns_which_second_topics_reviewers_take_away(home):
+    """Reviewers keep every main placement they look at and take away every second topic: the
+    model gives unreviewed second topics a lower probability than main ones, and apply takes
+    off only second topics, never a paper's last placement nor a human's."""
+    with SqliteStore(home.db_path()) as store:
+        state = C.TreeState.from_store(store)
+        by_paper: dict[str, list] = {}
+        for a in store.assignments():
+            if state.is_leaf(a.topic_id):
+                by_paper.setdefault(a.paper_id, []).append(a)
+        papers = sorted(by_paper)
+        reviewed = papers[: len(papers) // 2]
+        for paper in reviewed:
+            mine = sorted(by_paper[paper], key=lambda a: (-a.score, a.topic_id))
+            C.confirm_paper(store, paper, mine[0].topic_id)
+            for extra in mine[1:]:
+                C.remove_assignment(store, paper, extra.topic_id)
+        both = K.fit_all(store, home)
+        unseen = [p for p in both.clustered if p.kept is None]
+        mains = [both.placements.probability(p) for p in unseen if p.score >= p.best_score]
+        seconds = [both.placements.probability(p) for p in unseen if p.score < p.best_score]
+        assert mains and all(q is not None and 0.0 <= q <= 1.0 for q in mains)
+        if seconds:
+            assert max(seconds) < min(mains)
+        human = {(a.paper_id, a.topic_id) for a in store.assignments() if a.origin == "human"}
+        K.train_corrector(store, home)
+        report = K.apply_corrector(store, home, apply_proposals=True)
+        placed = {a.paper_id for a in store.assignments()}
+        assert set(papers) <= placed  # no paper left without a topic
+        after = {(a.paper_id, a.topic_id) for a in store.assignments() if a.origin == "human"}
+        assert after == human
+        assert report.removed <= len(seconds)
+
+
+def test_moves_are_trusted_only_where_held_out_moves_were_right():
+    corrector = PairwiseCorrector()
+    corrector.move_points_ = [(0.9, 1)] * 4 + [(0.8, 1), (0.7, 0), (0.6, 0), (0.55, 0)]
+    assert corrector.move_floor(0.5) == pytest.approx(0.55)  # 5 right of 8 at p >= 0.55
+    assert corrector.move_floor(0.7) == pytest.approx(0.6)  # 5 of 7 at p >= 0.6
+    assert corrector.move_floor(0.9) == pytest.approx(0.8)
+    corrector.move_points_ = [(0.8, 0)] * 6 + [(0.6, 1)]
+    assert corrector.move_floor(0.5) is None  # held-out moves were wrong: none is trusted
+    corrector.move_points_ = [(0.9, 1)] * 3
+    assert corrector.move_floor(0.5) is None  # too few to tell
+
+
 def test_reliability_reports_ece_brier_and_bins():
     perfect = reliability([(0.9, 1)] * 9 + [(0.9, 0)] + [(0.1, 0)] * 9 + [(0.1, 1)])
     assert perfect["ece"] == pytest.approx(0.0, abs=1e-9) and perfect["n"] == 20
@@ -133,8 +220,8 @@ def test_train_saves_a_versioned_summary_and_apply_is_idempotent(home):
 
         queue = K.review_queue(store)
         assert queue, "every clustered placement is scored"
-        gaps = [abs(i.probability - 0.5) for i in queue]
-        assert gaps == sorted(gaps)  # least certain first
+        probabilities = [i.probability for i in queue]
+        assert probabilities == sorted(probabilities)  # least likely right first
 
     saved["summary"]["version"] = K.MODEL_VERSION + 1
     joblib.dump(saved, home.corrector_dir() / K.MODEL_FILE)

@@ -222,7 +222,7 @@ def corrector_apply(
         except CorrectorError as e:
             fail(str(e))
     console.print(report.summary(), soft_wrap=True)
-    console.print("least certain first: hierograph review")
+    console.print("least likely right first: hierograph review")
 
 
 @corrector_app.command("eval")
@@ -237,7 +237,7 @@ def corrector_eval(
     ] = None,
     order: Annotated[
         list[str] | None,
-        typer.Option(help="Reviewing order: random, queue (least certain first); repeat."),
+        typer.Option(help="Reviewing order: random, queue (least likely right first); repeat."),
     ] = None,
     gold_depth: Annotated[int, typer.Option(min=1, help="Gold path levels compared.")] = 1,
     json_out: Annotated[
@@ -271,7 +271,9 @@ def corrector_eval(
             f"P {b.precision:.3f}→{a.precision:.3f} R {b.recall:.3f}→{a.recall:.3f} "
             f"F1 {b.f1:.3f}→{a.f1:.3f}; all papers F1 {run.before_all.f1:.3f}→"
             f"{run.after_all.f1:.3f} ({run.gain_per_50_reviewed:+.3f} per 50 reviewed); "
-            f"corrector moved {run.apply.moved} (ECE {run.proposal_calibration['ece']})",
+            f"corrector moved {run.apply.moved} (ECE {run.proposal_calibration['ece']}), "
+            f"took off {run.apply.removed} second topics "
+            f"(ECE {run.removal_calibration['ece']})",
             soft_wrap=True,
             highlight=False,
         )

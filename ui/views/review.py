@@ -67,7 +67,7 @@ except CorrectorError as e:
     queue = []
     st.info(str(e))
 if queue:
-    st.caption("Least certain assignments first (from the last `hierograph corrector apply`).")
+    st.caption("Least likely right placements first (from the last `hierograph corrector apply`).")
     st.dataframe(
         pd.DataFrame(
             [
