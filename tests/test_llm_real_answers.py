@@ -267,7 +267,7 @@ def test_the_cost_map_is_never_fetched_online():
 REAL_MERGE_ANSWER = (
     '{ "merge": true, "reason": "The two topics look similar in embedding similarity 0.89, but '
     "they differ in problem and method. The first topic is about self-alignment, while the "
-    'second is about machine translation. Therefore, we should merge these topics into one '
+    "second is about machine translation. Therefore, we should merge these topics into one "
     'topic." }'
 )
 
