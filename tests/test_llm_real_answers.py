@@ -288,3 +288,23 @@ def test_a_merge_whose_reason_says_the_topics_differ_is_re_asked():
 def test_the_merge_schema_puts_the_reason_before_the_decision():
     """Under llama.cpp's JSON grammar keys come in the schema's order: reason, then merge."""
     assert list(MergeAnswer.model_json_schema()["properties"])[:2] == ["reason", "merge"]
+
+
+def test_latex_copied_into_a_summary_is_stripped_even_when_json_ate_its_backslash():
+    """The 0.5B model copied "\\textbf{Varco Arena}" from the abstract into its JSON; JSON reads
+    "\\t" as a tab, and the stored summary said "The extbf{Varco Arena} tournament approach"."""
+    real = (
+        r'{ "problem": "Benchmarking Large Language Models in Tournament Style", "method": '
+        r'"Direct pairwise comparison of LLM outputs across a diverse set of prompts, '
+        r'determining model rankings through a single-elimination tournament structure", '
+        r'"results": "The \textbf{Varco Arena} tournament approach aligns better with the '
+        r'current Elo model for benchmarking LLMs." }'
+    )
+    answer = parse_json_answer(real, SummaryAnswer)
+    assert answer.results.startswith("The Varco Arena tournament approach aligns")
+    assert answer.problem == "Benchmarking Large Language Models in Tournament Style."
+    kept = parse_json_answer(
+        '{"problem": "Ranking {k} items.", "method": "We sort\\nthem.", "results": "Done."}',
+        SummaryAnswer,
+    )
+    assert (kept.problem, kept.method) == ("Ranking {k} items.", "We sort them.")
