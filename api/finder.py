@@ -122,6 +122,13 @@ class LlmRanker:
         by_embedding = self.fallback.rank(description, query, candidates, index)
         if len(candidates) <= 1:
             return by_embedding
+        # Listed in embedding order: the 0.5B model answered [1, 2, ..., n] to every ranking
+        # question, and listed in tree order that sent the finder down the wrong branch (hit@5
+        # 0/3 against 3/3 for embeddings); an echoed list now keeps the embedding order.
+        by_id = {t.id: t for t in candidates}
+        candidates = [by_id[tid] for tid, _ in by_embedding if tid in by_id] + [
+            t for t in candidates if t.id not in {tid for tid, _ in by_embedding}
+        ]
         answer = self.client.run_all([ranking_prompt(description, candidates)], LlmRanking)[0]
         try:
             if isinstance(answer, LlmError):

@@ -1,9 +1,12 @@
 """Benchmark the zero-shot facets against labels a person would agree with: modality on 500
 papers of the shared arXiv corpus labelled from their arXiv categories (the mapping is in
 bench/data/README.md), contribution type on the 100 hand-labelled papers of
-bench/data/contribution-100.jsonl. A paper whose facet is below its confidence threshold gets
-no value ("unknown"): the table gives coverage, accuracy on the papers that got a value, and
-accuracy counting unknown as wrong. Writes bench/out/facets.json and bench/out/facets.html.
+bench/data/contribution-100.jsonl; and modality again on 100 of the 500 whose category label a
+person checked (bench/data/modality-hand-100.jsonl: arXiv files many papers about
+vision-language models under cs.CV alone, and ASR papers under cs.CL). A paper whose facet is
+below its confidence threshold gets no value ("unknown"): the table gives coverage, accuracy on
+the papers that got a value, and accuracy counting unknown as wrong. Writes bench/out/facets.json
+and bench/out/facets.html.
 
     python bench/bench_facets.py
 """
@@ -20,6 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
 CONTRIBUTION = REPO / "bench" / "data" / "contribution-100.jsonl"
+MODALITY_HAND = REPO / "bench" / "data" / "modality-hand-100.jsonl"
 OUT = REPO / "bench" / "out"
 CACHE = OUT / "embeddings-cache.sqlite"
 MODALITY_SAMPLE = 500
@@ -78,6 +82,9 @@ def main() -> None:
     modality_truth = {r["arxiv_id"]: m for r, m in sample}
     hand = [json.loads(line) for line in CONTRIBUTION.read_text(encoding="utf-8").splitlines()]
     contribution_truth = {h["arxiv_id"]: h["contribution"] for h in hand}
+    checked = [json.loads(line) for line in MODALITY_HAND.read_text(encoding="utf-8").splitlines()]
+    modality_checked = {h["arxiv_id"]: h["modality"] for h in checked}
+    assert set(modality_checked) <= set(modality_truth), "the checked papers are in the sample"
     by_id = {r["arxiv_id"]: r for r in rows}
     ids = sorted(set(modality_truth) | set(contribution_truth))
     papers = [
@@ -96,6 +103,7 @@ def main() -> None:
         # arXiv files many VLM papers under cs.CV alone: categories cannot tell vision from
         # vision-language there, so this row counts either as right for a visual paper.
         "modality (visual merged)": score(modality_truth, got["modality"], _visual_same),
+        "modality (hand-checked 100)": score(modality_checked, got["modality"]),
         "contribution": score(contribution_truth, got["contribution"]),
     }
     load = os.getloadavg()

@@ -33,17 +33,28 @@ MODALITY_RULES: list[Rule] = [
     (
         "speech",
         _rx(
-            r"\b(spoken|audio|acoustic|asr|tts|text-to-speech|voice|music\w*|waveform"
+            r"\b(spoken|audio|acoustic|text-to-speech|voice|music\w*|waveform"
             r"|phonem\w+|speaker (?:verification|recognition|diarization))\b"
         ),
         2.0,
     ),
+    # Upper case only, and not where the paper spells out another meaning (AMBIGUOUS).
+    ("speech", re.compile(r"\b(ASR|TTS)\b"), 2.0),
     (
         "vision-language",
         _rx(
             r"\b(vision[- ]language|l?vlms?|mllms?|lmms?|multi-?modal large language models?"
             r"|visual question answering|vqa|image caption\w*|captioning|visual instruction"
-            r"|vision[- ]language[- ]action|vlas?|text-to-image|text-to-video|image-text)\b"
+            r"|vision[- ]language[- ]action|vlas?|image-text|video-?llms?|visual grounding)\b"
+        ),
+        2.0,
+    ),
+    # Text-conditioned image and video generation makes images: vision, whatever its prompt.
+    (
+        "vision",
+        _rx(
+            r"\b(text-to-image|text-to-video|t2i|t2v|image generation|video generation"
+            r"|image editing)\b"
         ),
         2.0,
     ),
@@ -160,8 +171,28 @@ CONTRIBUTION_RULES: list[Rule] = [
 RULES: dict[str, list[Rule]] = {"modality": MODALITY_RULES, "contribution": CONTRIBUTION_RULES}
 
 
+# Acronyms that name a modality in one field and something else in another: where a paper
+# spells out the other meaning, its uses of the acronym are no cue (ASR is "attack success
+# rate" in jailbreak papers, often undefined there: any attack context voids it; TTS is
+# "test-time scaling" in reasoning papers).
+AMBIGUOUS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (_rx(r"attack success rates?|\battacks?\b|jailbreak\w*|adversarial"), re.compile(r"\bASRs?\b")),
+    (_rx(r"test[- ]time scal\w+"), re.compile(r"\bTTS\b")),
+]
+
+
+def _unambiguous(text: str) -> str:
+    """`text` without the acronyms whose other meaning it spells out."""
+    for meaning, acronym in AMBIGUOUS:
+        if meaning.search(text):
+            text = acronym.sub(" ", text)
+    return text
+
+
 def cue_scores(dimension: str, title: str, abstract: str) -> dict[str, float]:
     """Evidence per value from the title and abstract (empty for dimensions without rules)."""
+    if dimension == "modality" and any(m.search(title + " " + abstract) for m, _ in AMBIGUOUS):
+        title, abstract = _unambiguous(title + "\n" + abstract).split("\n", 1)
     scores: dict[str, float] = {}
     for value, pattern, weight, *where in RULES.get(dimension, []):
         hits = len(pattern.findall(title)) * TITLE_WEIGHT
@@ -174,23 +205,27 @@ def cue_scores(dimension: str, title: str, abstract: str) -> dict[str, float]:
 
 def decide_modality(cues: dict[str, float]) -> tuple[str, float] | None:
     """A modality when the cues say it clearly, else None (the embedding classifier then
-    decides, or nothing). Vision-language needs evidence of both, or a VLM term."""
+    decides, or nothing). Vision-language needs its own terms (a VLM, VQA, captioning), not
+    vision words beside text words: image papers mention prompts, tokens and reasoning too,
+    and a vision paper that names a VLM in passing is still a vision paper."""
     speech, other = cues.get("speech", 0.0), cues.get("other", 0.0)
     both = cues.get("vision-language", 0.0)
     vision = cues.get("vision", 0.0) + both
-    text = cues.get("text", 0.0) + both
-    total = speech + vision + text + other - both
-    if total < 3:
+    text = cues.get("text", 0.0)
+    total = speech + vision + text + other
+    # One kind of evidence alone may be weaker than mixed evidence that one kind leads.
+    floor = 2 if sum(v > 0 for v in cues.values()) == 1 else 3
+    if total < floor:
         return None
-    if speech >= 4 and speech >= 0.5 * max(vision, text):
+    if speech >= 4 and speech >= 0.5 * max(vision, text + both):
         return "speech", speech / total
-    if both >= 4 or (vision >= 3 and text >= 3 and min(vision, text) >= 0.4 * max(vision, text)):
-        return "vision-language", (vision + text) / (2 * total)
+    if both >= 4 and both >= 0.5 * cues.get("vision", 0.0):
+        return "vision-language", (both + min(vision - both, text)) / total
     if other >= 3 and other >= max(vision, text):
         return "other", other / total
-    if vision >= 3 and vision >= 2 * text:
+    if vision >= floor and vision >= 2 * text:
         return "vision", vision / total
-    if text >= 3 and text >= 2 * vision:
+    if text >= floor and text >= 2 * vision:
         return "text", text / total
     return None
 

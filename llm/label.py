@@ -105,11 +105,29 @@ def title_keys(titles: Sequence[str]) -> set[str]:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\\])")
 
 
+# LaTeX copied from an abstract into a JSON string: JSON reads "\textbf{X}" as a tab and
+# "extbf{X}" (the 0.5B model's summary of the Varco Arena paper said "The extbf{Varco Arena}
+# tournament approach"), "\frac" as a form feed and "rac". Such a command is restored, then
+# every command keeps its argument only.
+_JSON_ESCAPES = {"\t": "t", "\f": "f", "\b": "b", "\r": "r", "\n": "n"}
+_EATEN_COMMAND = re.compile(r"[\t\f\b\r\n](?=[A-Za-z]+\*?\{)")
+_LATEX_ARG = re.compile(r"\\[A-Za-z]+\*?\s*\{([^{}]*)\}")
+
+
+def strip_latex(value: str) -> str:
+    """`value` with LaTeX commands replaced by their argument, eaten backslashes included."""
+    value = _EATEN_COMMAND.sub(lambda m: "\\" + _JSON_ESCAPES[m.group(0)], value)
+    for _ in range(3):  # nested \textbf{\emph{x}}
+        value = _LATEX_ARG.sub(r"\1", value)
+    return value
+
+
 def one_sentence(value: str, field: str) -> str:
-    """A field that must be one sentence, as small models write it: a fragment gets its full
-    stop, and of several sentences the first is kept (re-asking at temperature 0 brought the
-    same answer back). ValueError when nothing is left."""
-    value = " ".join(value.split())
+    """A field that must be one sentence, as small models write it: LaTeX copied from the
+    abstract is stripped, a fragment gets its full stop, and of several sentences the first is
+    kept (re-asking at temperature 0 brought the same answer back). ValueError when nothing is
+    left."""
+    value = " ".join(strip_latex(value).split())
     value = _SENTENCE_END.split(value, maxsplit=1)[0].strip()
     if value and value[-1] not in ".!?":
         value = value.rstrip(",;:") + "."

@@ -20,6 +20,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import BaseModel, StrictBool, field_validator
+from pydantic import BaseModel, StrictBool, field_validator, model_validator
 
 from hierograph.graph.models import Hierarchy, Paper, Topic, utc_now
 from hierograph.hierarchy.cluster import unit_rows
@@ -54,10 +55,33 @@ def _reason(value: str) -> str:
     return value.strip()
 
 
+# A reason that says the two topics differ (not "do not differ"): the prompt's own rule keeps
+# such topics apart. The 0.5B model answered "merge": true with "they differ in problem and
+# method ... Therefore, we should merge" four times in a row on the demo corpus and folded its
+# whole 47-paper subtree into one topic.
+_DIFFER = re.compile(
+    r"(?<!not )(?<!n't )(?<!never )\b(differ|differs|different|distinct|unrelated)\b"
+    r"|\bnot the same\b",
+    re.IGNORECASE,
+)
+
+
 class MergeAnswer(BaseModel):
+    # The reason comes first: under a JSON grammar (llama.cpp) the model writes the keys in
+    # the schema's order, so it decides after it has reasoned.
+    reason: str
     merge: StrictBool
     label: str | None = None
-    reason: str
+
+    @model_validator(mode="after")
+    def _reason_agrees(self) -> MergeAnswer:
+        if self.merge and _DIFFER.search(self.reason):
+            raise ValueError(
+                "merge is true but the reason says the topics differ; topics that differ in "
+                "problem, method or setting stay apart: answer merge false, or give the reason "
+                "they are the same subject"
+            )
+        return self
 
     @field_validator("label")
     @classmethod
@@ -379,9 +403,10 @@ class LlmRefiner:
                 + self._quote(tree, keep, papers, "first")
                 + "\n"
                 + self._quote(tree, fold, papers, "second")
-                + "\nAnswer with a JSON object with these keys: merge, true or false; label, the "
-                f"merged topic's name in 1 to {MAX_LABEL_WORDS} words made of words from these "
-                "topics, or null; reason, one sentence."
+                + "\nAnswer with a JSON object with these keys: reason, one sentence on whether "
+                "they are the same subject; merge, true or false, as the reason concludes; "
+                f"label, the merged topic's name in 1 to {MAX_LABEL_WORDS} words made of words "
+                "from these topics, or null."
             )
         else:
             leaf, old, new = cand.topics

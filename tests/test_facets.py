@@ -152,3 +152,46 @@ def test_a_build_makes_one_llm_client_and_reports_the_facets_calls(
     assert len(llm_facets) == papers
     assert asked.count("label") > 0
     assert f"LLM: {len(asked)} calls" in report.llm, report.llm
+
+
+def test_modality_cues_read_acronyms_and_vlm_terms_in_context():
+    """Found on the arXiv benchmark: "ASR" in jailbreak papers is the attack success rate and
+    "TTS" in reasoning papers test-time scaling, not speech; text-to-image generation makes
+    images (vision); a vision paper that names a VLM once in passing stays vision, a paper
+    about VLMs is vision-language."""
+    from hierograph.hierarchy.facet_cues import cue_scores, decide_modality
+
+    def modality(title: str, abstract: str) -> str | None:
+        decided = decide_modality(cue_scores("modality", title, abstract))
+        return decided[0] if decided else None
+
+    jailbreak = (
+        "Realistic adversarial testing of computer-use agents",
+        "Agents remain vulnerable to prompt injection. Claude shows an ASR of 42.9%, Operator "
+        "an ASR of 7.6%; we observe ASRs of up to 50% across language model agents and LLMs.",
+    )
+    assert modality(*jailbreak) == "text"
+    scaling = (
+        "A survey on verification for test-time scaling",
+        "Test-time scaling (TTS) of large language models: TTS spends compute on reasoning.",
+    )
+    assert modality(*scaling) == "text"
+    asr = ("Low-resource ASR", "We fine-tune ASR models on recordings of spoken dialogue.")
+    assert modality(*asr) == "speech"
+    t2i = (
+        "Erasing concepts from text-to-image models",
+        "Text-to-image diffusion models generate unsafe images from prompts; we edit the image "
+        "generation model so that it forgets concepts while keeping image quality.",
+    )
+    assert modality(*t2i) == "vision"
+    in_passing = (
+        "Super-resolution of satellite images",
+        "We upscale images and video frames; a VLM writes prompts for the upscaler, which "
+        "renders sharper images than convolutional baselines on three image benchmarks.",
+    )
+    assert modality(*in_passing) == "vision"
+    about_vlms = (
+        "Jailbreaking vision-language models through the visual modality",
+        "We attack VLMs with images that encode harmful instructions.",
+    )
+    assert modality(*about_vlms) == "vision-language"

@@ -22,6 +22,9 @@ def ctx(built_corpus: Settings) -> Iterator[ApiContext]:
         yield c
 
 
+MODEL_ID = "openai/gpt-4o-mini"
+
+
 def _is_chain(ctx: ApiContext, path: list) -> bool:
     index = ctx.tree_index()
     return (
@@ -73,15 +76,30 @@ def test_llm_ranker_drives_navigation(ctx: ApiContext) -> None:
     description = "a paper about reward models for preference learning"
     ranker = LlmRanker(client, EmbeddingRanker())
     result = TreeFinder(ctx.tree_index, ctx.embed, ranker, beam=1).find(description, 3)
+    # Candidates are listed in embedding order, so "last listed" is the embedding's last.
+    query = ctx.embed(description)
     expected, node = [index.root_id], index.root_id
     while index.children[node]:
-        node = index.children[node][-1]
+        kids = [index.topics[c] for c in index.children[node]]
+        node = EmbeddingRanker().rank(description, query, kids, index)[-1][0]
         expected.append(node)
     assert [t.id for t in result.path] == expected
     assert client.usage.calls == len(prompts) >= 1 and ranker.fallbacks_ == 0
     assert description in prompts[0] and index.topics[expected[1]].label in prompts[0]
     # The papers come from the leaf the LLM chose.
     assert {pid for pid, _ in result.hits} <= set(index.direct[expected[-1]])
+
+
+def test_a_model_that_echoes_the_list_keeps_the_embedding_order(ctx: ApiContext) -> None:
+    """The 0.5B model answered {"ranking": [1, 2, ..., n]} to every ranking question."""
+
+    def echo(messages: list[dict[str, str]]) -> str:
+        n = messages[-1]["content"].count("\n[")
+        return json.dumps({"ranking": list(range(1, n + 1))})
+
+    description = "a paper about reward models for preference learning"
+    with_llm = queries.find(ctx, description, 3, "tree", llm=LlmClient(MODEL_ID, mock=echo))
+    assert with_llm == queries.find(ctx, description, 3, "tree")
 
 
 def test_unusable_llm_answers_fall_back_to_embeddings(ctx: ApiContext) -> None:

@@ -260,3 +260,51 @@ def test_the_cost_map_is_never_fetched_online():
     )
     assert done.stdout.strip() == "True", done.stderr
     assert "cost map" not in done.stderr
+
+
+# The 0.5B model's refine answers on the demo corpus (bench/out/llm.json, 2026-11-30): "merge"
+# true, while the reason it wrote first says the topics differ.
+REAL_MERGE_ANSWER = (
+    '{ "merge": true, "reason": "The two topics look similar in embedding similarity 0.89, but '
+    "they differ in problem and method. The first topic is about self-alignment, while the "
+    "second is about machine translation. Therefore, we should merge these topics into one "
+    'topic." }'
+)
+
+
+def test_a_merge_whose_reason_says_the_topics_differ_is_re_asked():
+    with pytest.raises(ValueError, match="reason says the topics differ"):
+        parse_json_answer(REAL_MERGE_ANSWER, MergeAnswer)
+    same = '{"reason": "Both are about reward hacking; they do not differ.", "merge": true}'
+    assert parse_json_answer(same, MergeAnswer).merge
+    apart = REAL_MERGE_ANSWER.replace('"merge": true', '"merge": false')
+    assert parse_json_answer(apart, MergeAnswer).merge is False
+    client = mock_client(REAL_MERGE_ANSWER, apart)
+    ask = [{"role": "system", "content": REFINE_PROMPT}, {"role": "user", "content": "Merge?"}]
+    asked = ask_until_valid(client, {"m": ask}, lambda _, r: parse_json_answer(r, MergeAnswer), 2)
+    assert asked.answers["m"].merge is False and asked.calls == 2
+
+
+def test_the_merge_schema_puts_the_reason_before_the_decision():
+    """Under llama.cpp's JSON grammar keys come in the schema's order: reason, then merge."""
+    assert list(MergeAnswer.model_json_schema()["properties"])[:2] == ["reason", "merge"]
+
+
+def test_latex_copied_into_a_summary_is_stripped_even_when_json_ate_its_backslash():
+    """The 0.5B model copied "\\textbf{Varco Arena}" from the abstract into its JSON; JSON reads
+    "\\t" as a tab, and the stored summary said "The extbf{Varco Arena} tournament approach"."""
+    real = (
+        r'{ "problem": "Benchmarking Large Language Models in Tournament Style", "method": '
+        r'"Direct pairwise comparison of LLM outputs across a diverse set of prompts, '
+        r'determining model rankings through a single-elimination tournament structure", '
+        r'"results": "The \textbf{Varco Arena} tournament approach aligns better with the '
+        r'current Elo model for benchmarking LLMs." }'
+    )
+    answer = parse_json_answer(real, SummaryAnswer)
+    assert answer.results.startswith("The Varco Arena tournament approach aligns")
+    assert answer.problem == "Benchmarking Large Language Models in Tournament Style."
+    kept = parse_json_answer(
+        '{"problem": "Ranking {k} items.", "method": "We sort\\nthem.", "results": "Done."}',
+        SummaryAnswer,
+    )
+    assert (kept.problem, kept.method) == ("Ranking {k} items.", "We sort them.")

@@ -283,6 +283,31 @@ def test_answers_that_stay_invalid_change_nothing(demo, tmp_path):
     assert {line["decision"] for line in log_lines(tmp_path)} == {"unanswered"}
 
 
+def test_merges_whose_reason_says_the_topics_differ_change_nothing(demo, tmp_path):
+    """The real 0.5B model answered "merge": true with a reason that the topics differ, four
+    times in a row, and the pass folded a whole subtree into one topic. Such an answer is
+    re-asked with the contradiction, and a model that keeps it makes no change."""
+    papers, X, _, hierarchy = demo
+    re_asks = []
+
+    def contradicts(messages):
+        if len(messages) > 2:
+            re_asks.append(messages[-1]["content"])
+        if not is_merge(messages):
+            return json.dumps({"move": False, "reason": "It fits its parent."})
+        return (
+            '{ "merge": true, "reason": "The two topics look similar, but they differ in '
+            'problem and method. Therefore, we should merge them into one topic." }'
+        )
+
+    refiner = make_refiner(
+        tmp_path, contradicts, budget=6, merge_similarity=-1, max_attempts=2, concurrency=1
+    )
+    refined, report = refiner.refine(hierarchy, papers, X)
+    assert refined == hierarchy and report.merges == 0 and report.unanswered == 3
+    assert re_asks and all("reason says the topics differ" in m for m in re_asks)
+
+
 def test_the_budget_also_caps_re_asks(demo, tmp_path):
     papers, X, _, hierarchy = demo
     # Two questions at once, then one call left for their two re-asks: only one is sent.
