@@ -151,7 +151,7 @@ class LlmRanker:
     """An LLM ranks the candidates; candidates it leaves out follow in embedding order, and a
     failed call or unusable answer falls back to the embedding ranking for that level."""
 
-    def __init__(self, client: LlmClient, fallback: EmbeddingRanker) -> None:
+    def __init__(self, client: LlmClient, fallback: ChildRanker) -> None:
         self.client = client
         self.fallback = fallback
         self.fallbacks_ = 0

@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from hierograph.api.context import ApiContext
-from hierograph.api.finder import EmbeddingRanker, Finder, FlatFinder, LlmRanker, Ranked, TreeFinder
+from hierograph.api.finder import (
+    EmbeddingRanker,
+    ExemplarRanker,
+    Finder,
+    FlatFinder,
+    LlmRanker,
+    Ranked,
+    TreeFinder,
+)
 from hierograph.api.hybrid import Blend, HybridFinder
 from hierograph.api.models import (
     ChildTopic,
@@ -408,7 +416,11 @@ def make_finder(
             rrf_k=ctx.settings.api_rrf_k,
             centroid_weight=ctx.settings.finder_centroid_weight,
         )
-    embedding = EmbeddingRanker(ctx.settings.finder_centroid_weight)
+    embedding: EmbeddingRanker | ExemplarRanker = EmbeddingRanker(
+        ctx.settings.finder_centroid_weight
+    )
+    if ctx.settings.finder_exemplars:
+        embedding = ExemplarRanker(ctx.settings.finder_exemplars, fallback=embedding)
     client = llm or ctx.llm
     ranker = LlmRanker(client, embedding) if client is not None else embedding
     return TreeFinder(ctx.tree_index, ctx.embed, ranker, ctx.settings.finder_beam)
