@@ -163,6 +163,8 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--tune", action="store_true", help="grid-search the hybrid blend first")
+    ap.add_argument("--limit", type=int, default=None, help="first N pairs of each set")
+    ap.add_argument("--only", nargs="+", default=None, help="strategies whose label starts so")
     args = ap.parse_args()
 
     settings = load_settings(home=args.home)
@@ -173,6 +175,7 @@ def main() -> None:
         for path in args.pairs:
             pairs = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
             known = [p for p in pairs if ctx.store.get_paper(p["paper_id"]) is not None]
+            known = known[: args.limit] if args.limit else known
             if len(known) < len(pairs):
                 print(f"{path.name}: {len(pairs) - len(known)} pairs not in the store; skipped")
             sets[path.stem] = known
@@ -196,6 +199,8 @@ def main() -> None:
             blend, trials = tune(hybrid, tune_sets)
             print("best blends:", json.dumps(trials[:5], indent=None))
         for label, finder in strategies(ctx, blend):
+            if args.only and not any(label.startswith(o) for o in args.only):
+                continue
             for name, pairs in sets.items():
                 records = run(finder, pairs, args.k, f"{label} on {name}")
                 rows.append({"set": name, **summary(label, records)})
