@@ -73,6 +73,46 @@ class EmbeddingRanker:
         return scored
 
 
+class ExemplarRanker:
+    """Route by the best-matching papers of each child rather than its centroid: a child's score
+    is the mean cosine of the description to the `top` papers of its subtree that match it
+    best, blended with the `EmbeddingRanker` score (weight 1 - `weight`). A centroid blurs a
+    broad topic; its best papers show whether the described paper can sit there.
+
+    `exclude` names papers that may not serve as exemplars (a benchmark routing a paper that is
+    itself in the tree leaves it out, so the paper cannot point to its own leaf)."""
+
+    def __init__(
+        self, top: int = 5, weight: float = 0.7, fallback: EmbeddingRanker | None = None
+    ) -> None:
+        self.top = top
+        self.weight = weight
+        self.fallback = fallback or EmbeddingRanker()
+        self.exclude: set[str] = set()
+        self._sims: tuple[bytes, np.ndarray] | None = None
+
+    def rank(
+        self, description: str, query: np.ndarray, candidates: list[Topic], index: TreeIndex
+    ) -> Ranked:
+        key = query.tobytes()
+        if self._sims is None or self._sims[0] != key:  # one product per query, not per level
+            self._sims = (key, index.paper_matrix @ query.astype(np.float32))
+        sims = self._sims[1].copy()
+        for pid in self.exclude:
+            if (row := index.row_of.get(pid)) is not None:
+                sims[row] = -1.0
+        base = dict(self.fallback.rank(description, query, candidates, index))
+        scored = []
+        for t in candidates:
+            rows = index.subtree_rows(t.id)
+            best = np.sort(sims[rows])[-self.top :] if len(rows) else np.zeros(1)
+            best = best[best > -1.0] if (best > -1.0).any() else np.zeros(1)
+            score = self.weight * float(best.mean()) + (1 - self.weight) * base[t.id]
+            scored.append((t.id, score))
+        scored.sort(key=lambda s: (-s[1], s[0]))
+        return scored
+
+
 class LlmRanking(BaseModel):
     ranking: list[int]
 
@@ -111,7 +151,7 @@ class LlmRanker:
     """An LLM ranks the candidates; candidates it leaves out follow in embedding order, and a
     failed call or unusable answer falls back to the embedding ranking for that level."""
 
-    def __init__(self, client: LlmClient, fallback: EmbeddingRanker) -> None:
+    def __init__(self, client: LlmClient, fallback: ChildRanker) -> None:
         self.client = client
         self.fallback = fallback
         self.fallbacks_ = 0

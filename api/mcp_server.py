@@ -25,6 +25,7 @@ from hierograph.api.models import (
     MAX_QUERY_CHARS,
     CodeAnswer,
     FindResponse,
+    FindStrategy,
     PaperDetail,
     SearchPage,
     TopicDetail,
@@ -103,13 +104,14 @@ def create_mcp_server(settings: Settings, context: ApiContext | None = None) -> 
         return await call(queries.topic_detail, topic_id, min(papers, cap))
 
     @mcp.tool(
-        description="Find a paper from a description of it: walks the topic tree from "
-        "the root to the best leaves and ranks their papers; returns the path taken."
+        description="Find a paper from a description of it (in your own words): hybrid "
+        "search re-ranked with the topic tree by default (strategy 'tree' walks the tree from "
+        "the root, 'flat' is plain search); every hit carries its topic paths."
     )
     async def find_paper(
         description: Annotated[str, Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)],
         k: Annotated[int, Field(ge=1, le=50, description=f"Capped at {cap}.")] = 5,
-        strategy: Literal["tree", "flat"] = "tree",
+        strategy: FindStrategy = "hybrid",
     ) -> FindResponse:
         return await call(queries.find, description, min(k, cap), strategy)
 

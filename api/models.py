@@ -134,6 +134,9 @@ class CodeAnswer(CodeFor):
     """`store.code_for(concept)`, with each method's paper list cut to the requested size."""
 
 
+FindStrategy = Literal["hybrid", "tree", "flat"]
+
+
 class FindRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -143,16 +146,24 @@ class FindRequest(BaseModel):
         description="What the paper is about, in your own words.",
     )
     k: int = Field(5, ge=1, le=MAX_K, description="Papers to return.")
-    strategy: Literal["tree", "flat"] = Field(
-        "tree", description="tree: navigate the topic tree; flat: plain hybrid search."
+    strategy: FindStrategy = Field(
+        "hybrid",
+        description="hybrid (default, the best measured): vector + full-text candidates "
+        "re-ranked with their topics; tree: navigate the topic tree from the root; flat: plain "
+        "hybrid search.",
     )
 
 
 class FindResponse(BaseModel):
-    results: list[PaperHit]
-    path: list[TopicRef] = Field(description="Root → leaf route the finder took (tree only).")
-    strategy: Literal["tree", "flat"]
-    steps: int = Field(description="Ranking rounds: tree levels descended, or 1 for flat.")
+    results: list[SearchHit] = Field(
+        description="Best first; every hit carries all its topic paths (root → topic)."
+    )
+    path: list[TopicRef] = Field(
+        description="Root → leaf: the route taken (tree), the best hit's best-matching topic "
+        "(hybrid), empty for flat."
+    )
+    strategy: FindStrategy
+    steps: int = Field(description="Ranking rounds: tree levels descended, or 1 for hybrid/flat.")
 
 
 class Health(BaseModel):

@@ -15,12 +15,22 @@ from typing import Any
 import numpy as np
 
 from hierograph.api.context import ApiContext
-from hierograph.api.finder import EmbeddingRanker, Finder, FlatFinder, LlmRanker, Ranked, TreeFinder
+from hierograph.api.finder import (
+    EmbeddingRanker,
+    ExemplarRanker,
+    Finder,
+    FlatFinder,
+    LlmRanker,
+    Ranked,
+    TreeFinder,
+)
+from hierograph.api.hybrid import Blend, HybridFinder
 from hierograph.api.models import (
     ChildTopic,
     CodeAnswer,
     CorrectionResponse,
     FindResponse,
+    FindStrategy,
     Health,
     MethodDetail,
     MethodPaper,
@@ -38,6 +48,7 @@ from hierograph.graph.method_models import Method
 from hierograph.graph.models import Paper, Topic
 from hierograph.graph.store import StoreError
 from hierograph.llm.client import LlmClient
+from hierograph.settings import Settings
 
 
 class QueryError(Exception):
@@ -118,7 +129,9 @@ def _allowed_ids(ctx: ApiContext, filters: SearchFilters) -> set[str] | None:
 
 def _semantic(ctx: ApiContext, vector: np.ndarray, n: int, allowed: set[str] | None) -> Ranked:
     if allowed is None:
-        return ctx.store.semantic_search(vector, n)
+        # The in-memory matrix of the tree index: the store would read every embedding.
+        unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return ctx.tree_index().semantic(unit.astype(np.float32), n)
     # Within a topic or method the candidates are known: rank them all exactly, so a filter
     # never hides a paper that the global top-n happened to miss.
     stored = ctx.store.get_embeddings(sorted(allowed))
@@ -183,10 +196,11 @@ def decode_cursor(cursor: str, query_key: str) -> tuple[float, str]:
 
 
 def topic_paths(ctx: ApiContext, paper_id: str) -> list[list[TopicRef]]:
-    assignments = sorted(ctx.store.assignments(paper_id=paper_id), key=lambda a: -a.score)
+    """Root → … → topic for each topic the paper sits in, best assignment first (read from the
+    tree index, which follows every change of the tree)."""
     return [
-        [TopicRef(id=t.id, label=t.label) for t in ctx.store.ancestors(a.topic_id)]
-        for a in assignments
+        [TopicRef(id=t.id, label=t.label) for t in path]
+        for path in ctx.tree_index().topic_paths(paper_id)
     ]
 
 
@@ -378,11 +392,35 @@ def code_answer(
 # --- the finder ------------------------------------------------------------------------------
 
 
-def make_finder(ctx: ApiContext, strategy: str = "tree", llm: LlmClient | None = None) -> Finder:
-    """The tree finder (LLM-ranked when an LLM is configured or given) or the flat baseline."""
+def default_blend_of(s: Settings) -> Blend:
+    """The hybrid finder's blend from settings (one default for every corpus)."""
+    return Blend(
+        cosine=s.finder_blend_cosine, topic=s.finder_blend_topic, parent=s.finder_blend_parent
+    )
+
+
+def make_finder(
+    ctx: ApiContext, strategy: FindStrategy = "hybrid", llm: LlmClient | None = None
+) -> Finder:
+    """The hybrid finder (the default), the tree finder (LLM-ranked when an LLM is configured
+    or given) or the flat baseline."""
     if strategy == "flat":
         return FlatFinder(lambda text, k: hybrid_ranking(ctx, text)[:k])
-    embedding = EmbeddingRanker(ctx.settings.finder_centroid_weight)
+    if strategy == "hybrid":
+        return HybridFinder(
+            ctx.tree_index,
+            ctx.embed,
+            ctx.store.fulltext_search,
+            default_blend_of(ctx.settings),
+            candidates=ctx.settings.finder_candidates,
+            rrf_k=ctx.settings.api_rrf_k,
+            centroid_weight=ctx.settings.finder_centroid_weight,
+        )
+    embedding: EmbeddingRanker | ExemplarRanker = EmbeddingRanker(
+        ctx.settings.finder_centroid_weight
+    )
+    if ctx.settings.finder_exemplars:
+        embedding = ExemplarRanker(ctx.settings.finder_exemplars, fallback=embedding)
     client = llm or ctx.llm
     ranker = LlmRanker(client, embedding) if client is not None else embedding
     return TreeFinder(ctx.tree_index, ctx.embed, ranker, ctx.settings.finder_beam)
@@ -392,7 +430,7 @@ def find(
     ctx: ApiContext,
     description: str,
     k: int = 5,
-    strategy: str = "tree",
+    strategy: FindStrategy = "hybrid",
     llm: LlmClient | None = None,
 ) -> FindResponse:
     if not description.strip():
@@ -403,7 +441,8 @@ def find(
         for pid, score in result.hits:
             paper = ctx.store.get_paper(pid)
             if paper is not None:
-                hits.append(PaperHit(id=pid, title=paper.title, score=score))
+                paths = topic_paths(ctx, pid)
+                hits.append(SearchHit(id=pid, title=paper.title, score=score, topic_paths=paths))
     return FindResponse(
         results=hits,
         path=[TopicRef(id=t.id, label=t.label) for t in result.path],

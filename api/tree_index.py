@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +45,38 @@ class TreeIndex:
     centroid: dict[str, np.ndarray]  # unit vectors; absent for a topic without embedded papers
     label_vec: dict[str, np.ndarray]
     paper_vec: dict[str, np.ndarray]
+    # Held for per-request search without store scans: every embedded paper as one unit row
+    # (ids sorted, so ties break by id as in `rank_by_cosine`), and each topic's vectors as rows.
+    paper_ids: list[str] = field(default_factory=list)
+    paper_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    topic_ids: list[str] = field(default_factory=list)
+    centroid_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    label_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    paper_topics: dict[str, list[str]] = field(default_factory=dict)  # best assignment first
+    row_of: dict[str, int] = field(default_factory=dict)  # paper id → row of paper_matrix
+    _subtree_rows: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.paper_ids = sorted(self.paper_vec)
+        if self.paper_ids:
+            self.paper_matrix = np.stack([self.paper_vec[p] for p in self.paper_ids])
+        self.row_of = {p: i for i, p in enumerate(self.paper_ids)}
+        self.topic_ids = sorted(self.topics)
+        dim = self.paper_matrix.shape[1] if self.paper_ids else 0
+        if not dim and self.label_vec:
+            dim = len(next(iter(self.label_vec.values())))
+        zero = np.zeros(dim, np.float32)
+        if self.topic_ids:
+            self.centroid_matrix = np.stack([self.centroid.get(t, zero) for t in self.topic_ids])
+            self.label_matrix = np.stack([self.label_vec.get(t, zero) for t in self.topic_ids])
+        rows = sorted(
+            (-score, topic_id, paper_id)
+            for topic_id, papers in self.direct.items()
+            for paper_id, score in papers.items()
+        )
+        self.paper_topics = {}
+        for _, topic_id, paper_id in rows:
+            self.paper_topics.setdefault(paper_id, []).append(topic_id)
 
     @classmethod
     def from_store(cls, store: GraphStore, encode: Encode, signature: str = "") -> TreeIndex:
@@ -88,3 +120,41 @@ class TreeIndex:
     def path(self, topic_id: str) -> list[Topic]:
         """Root → … → topic."""
         return topic_path(self.topics, topic_id)
+
+    def subtree_rows(self, topic_id: str) -> np.ndarray:
+        """Rows of paper_matrix for the papers under a topic (computed once per topic)."""
+        rows = self._subtree_rows.get(topic_id)
+        if rows is None:
+            found = (self.row_of.get(p) for p in self.subtree.get(topic_id, ()))
+            rows = np.array(sorted(r for r in found if r is not None), dtype=np.int64)
+            self._subtree_rows[topic_id] = rows
+        return rows
+
+    def topic_paths(self, paper_id: str) -> list[list[Topic]]:
+        """Root → … → topic for every topic the paper is assigned to, best assignment first."""
+        return [self.path(t) for t in self.paper_topics.get(paper_id, [])]
+
+    def semantic(self, query: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """Top-n (paper id, cosine) for a unit query vector, ties broken by id: the in-memory
+        twin of the store's `semantic_search`, without reading every embedding per request."""
+        if not self.paper_ids:
+            return []
+        sims = self.paper_matrix @ query.astype(np.float32)
+        n = min(n, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
+        # ids are sorted, so a stable sort on -cosine breaks ties by id.
+        top = top[np.argsort(top, kind="stable")]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(self.paper_ids[i], float(sims[i])) for i in top]
+
+    def topic_relevance(self, query: np.ndarray, centroid_weight: float) -> dict[str, float]:
+        """Every topic's `EmbeddingRanker` score against a unit query, in one matrix product."""
+        if not self.topic_ids:
+            return {}
+        has_c = np.array([t in self.centroid for t in self.topic_ids])
+        has_l = np.array([t in self.label_vec for t in self.topic_ids])
+        wc = np.where(has_c, centroid_weight, 0.0)
+        wl = np.where(has_l, 1 - centroid_weight, 0.0)
+        total = np.maximum(wc + wl, 1e-12)
+        score = (wc * (self.centroid_matrix @ query) + wl * (self.label_matrix @ query)) / total
+        return dict(zip(self.topic_ids, score.tolist(), strict=True))

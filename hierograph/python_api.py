@@ -158,20 +158,18 @@ class Hierograph:
         return list(search_papers(self._context(), query, limit=k).results)
 
     def find(
-        self, description: str, k: int = 5, strategy: Literal["tree", "flat"] = "tree"
+        self,
+        description: str,
+        k: int = 5,
+        strategy: Literal["hybrid", "tree", "flat"] = "hybrid",
     ) -> list[Hit]:
-        """The papers best matching a description of one paper, best first: the finder walks
-        the topic tree top-down ("tree", LLM-ranked when an LLM is configured) or searches
-        flat ("flat"). Same as `hierograph find`."""
-        from hierograph.api.queries import find, topic_paths
+        """The papers best matching a description of one paper, best first, each with its
+        topic paths: hybrid search re-ranked with the topic tree ("hybrid", the default and
+        the best measured), the tree walked top-down ("tree", LLM-ranked when an LLM is
+        configured) or plain search ("flat"). Same as `hierograph find`."""
+        from hierograph.api.queries import find
 
-        ctx = self._context()
-        answer = find(ctx, description, k, strategy)
-        with ctx.lock:
-            return [
-                Hit(id=h.id, title=h.title, score=h.score, topic_paths=topic_paths(ctx, h.id))
-                for h in answer.results
-            ]
+        return list(find(self._context(), description, k, strategy).results)
 
     def code(self, concept: str, papers: int = 5) -> CodeAnswer:
         """Concept → papers → code: the methods matching a method name or a topic label, each

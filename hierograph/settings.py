@@ -344,6 +344,18 @@ class Settings(BaseSettings):
     finder_beam: int = Field(3, ge=1, le=20, description="Topics kept per level by the finder.")
     # Embedding ranker: weight of the centroid of a topic's papers against its label embedding.
     finder_centroid_weight: float = Field(0.7, ge=0, le=1)
+    finder_exemplars: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Tree route: score a child by its N best-matching papers (0: by centroid).",
+    )
+    # The hybrid finder (the default): how many fused candidates it re-ranks, and the blend's
+    # weights against the fused rank score (weight 1); tuned by bench/bench_find.py.
+    finder_candidates: int = Field(50, ge=5, le=1000, description="Candidates re-ranked.")
+    finder_blend_cosine: float = Field(2.0, ge=0, description="Weight of paper cosine.")
+    finder_blend_topic: float = Field(1.0, ge=0, description="Weight of best topic's match.")
+    finder_blend_parent: float = Field(0.0, ge=0, description="Weight of its parent's match.")
 
     # --- the Streamlit browser, `hierograph ui` (issue 8) ---
     ui_editor_key: SecretStr | None = Field(

@@ -235,12 +235,32 @@ def test_methods_and_code(served: Served) -> None:
     _error(served.http.get("/code", params={"concept": "zzzz qqqq"}), 404)
 
 
+def _store_paths(store: GraphStore, paper_id: str) -> list[list[dict]]:
+    rows = sorted(store.assignments(paper_id=paper_id), key=lambda a: (-a.score, a.topic_id))
+    return [[{"id": t.id, "label": t.label} for t in store.ancestors(a.topic_id)] for a in rows]
+
+
+def test_find_hybrid_by_default_and_every_hit_has_its_topic_paths(served: Served) -> None:
+    store = served.store
+    paper = next(p for p in store.iter_papers() if len(p.title.split()) >= 6)
+    body = served.http.post("/find", json={"description": paper.title, "k": 4}).json()
+    assert body["strategy"] == "hybrid" and body["steps"] == 1
+    assert 1 <= len(body["results"]) <= 4 and body["results"][0]["id"] == paper.id
+    for hit in body["results"]:
+        assert hit["topic_paths"] and hit["topic_paths"] == _store_paths(store, hit["id"])
+    # The path is the best hit's topic that matched the description best: one of its paths.
+    assert body["path"] in body["results"][0]["topic_paths"]
+
+
 def test_find_tree_and_flat(served: Served) -> None:
     store = served.store
     paper = next(p for p in store.iter_papers() if len(p.title.split()) >= 6)
-    body = served.http.post("/find", json={"description": paper.title, "k": 3}).json()
+    body = served.http.post(
+        "/find", json={"description": paper.title, "k": 3, "strategy": "tree"}
+    ).json()
     assert set(body) >= {"results", "path"} and body["strategy"] == "tree"
     assert 1 <= len(body["results"]) <= 3 and paper.id in [r["id"] for r in body["results"]]
+    assert all(h["topic_paths"] == _store_paths(store, h["id"]) for h in body["results"])
     path = body["path"]
     assert path[0]["id"] == store.root().id and not store.children(path[-1]["id"])
     assert body["steps"] >= len(path) - 1
@@ -250,6 +270,7 @@ def test_find_tree_and_flat(served: Served) -> None:
         "/find", json={"description": paper.title, "k": 3, "strategy": "flat"}
     ).json()
     assert flat["path"] == [] and flat["steps"] == 1 and flat["results"][0]["id"] == paper.id
+    assert all(h["topic_paths"] == _store_paths(store, h["id"]) for h in flat["results"])
 
 
 def test_bad_input_gets_422_with_message(served: Served) -> None:

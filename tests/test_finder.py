@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from hierograph.api import queries
 from hierograph.api.context import ApiContext, api_context
 from hierograph.api.finder import EmbeddingRanker, LlmRanker, TreeFinder, parse_ranking
+from hierograph.api.hybrid import Blend
 from hierograph.llm.client import LlmClient
 from hierograph.settings import Settings
 
@@ -131,3 +133,46 @@ def test_tree_index_is_cached_and_its_subtrees_nest(ctx: ApiContext) -> None:
     for tid, kids in first.children.items():
         for c in kids:
             assert first.subtree[c] <= first.subtree[tid]
+
+
+def test_hybrid_is_the_default_and_finds_papers_by_title(ctx: ApiContext) -> None:
+    finder = queries.make_finder(ctx)
+    assert finder.strategy == "hybrid"
+    index = ctx.tree_index()
+    for p in list(ctx.store.iter_papers())[:8]:
+        result = finder.find(p.title, 5)
+        assert result.hits[0][0] == p.id and result.steps == 1
+        # The path ends in the best hit's topic that matches the description best.
+        assert result.path and result.path[0].id == index.root_id
+        assert result.path[-1].id in index.paper_topics[p.id]
+
+
+def test_hybrid_blend_weights_decide_the_order(ctx: ApiContext) -> None:
+    finder = queries.make_finder(ctx, "hybrid")
+    found = finder.candidates_for("reward models trained from human preferences")
+    assert len(found.ids) == min(ctx.settings.finder_candidates, len(ctx.tree_index().paper_ids))
+    for column, blend in enumerate(
+        [Blend(1, 0, 0, 0), Blend(0, 1, 0, 0), Blend(0, 0, 1, 0), Blend(0, 0, 0, 1)]
+    ):
+        scores = [s for _, s in found.rank(blend)]
+        assert scores == sorted(found.features[:, column].tolist(), reverse=True)
+    # Fused scores are scaled to at most 1 (rank 1 in both lists); cosines are cosines.
+    assert found.features[:, 0].max() <= 1.0 + 1e-9 and abs(found.features[:, 1]).max() <= 1.0001
+
+
+def test_in_memory_search_agrees_with_the_store(ctx: ApiContext) -> None:
+    index = ctx.tree_index()
+    query = ctx.embed("language model alignment with preference data")
+    unit = (query / np.linalg.norm(query)).astype(np.float32)
+    mine = index.semantic(unit, 10)
+    theirs = ctx.store.semantic_search(query, 10)
+    assert [p for p, _ in mine] == [p for p, _ in theirs]
+    assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-5)
+
+
+def test_topic_paths_from_the_index_match_the_store(ctx: ApiContext) -> None:
+    index = ctx.tree_index()
+    for p in list(ctx.store.iter_papers())[:10]:
+        rows = sorted(ctx.store.assignments(paper_id=p.id), key=lambda a: (-a.score, a.topic_id))
+        expected = [[t.id for t in ctx.store.ancestors(a.topic_id)] for a in rows]
+        assert [[t.id for t in path] for path in index.topic_paths(p.id)] == expected

@@ -67,6 +67,18 @@ async def _exercise(client: Client, store: SqliteStore) -> None:
     found = await client.call_tool("find_paper", {"description": paper.title, "k": 3})
     body = found.structured_content
     assert paper.id in [r["id"] for r in body["results"]] and body["path"][0]["id"] == root["id"]
+    assert body["strategy"] == "hybrid" and body["results"][0]["id"] == paper.id
+    for hit in body["results"]:
+        paths = [[t["id"] for t in p] for p in hit["topic_paths"]]
+        best_first = sorted(
+            store.assignments(paper_id=hit["id"]), key=lambda a: (-a.score, a.topic_id)
+        )
+        assert paths and [p[-1] for p in paths] == [a.topic_id for a in best_first]
+        assert all(p[0] == root["id"] for p in paths)
+    tree = await client.call_tool(
+        "find_paper", {"description": paper.title, "k": 3, "strategy": "tree"}
+    )
+    assert tree.structured_content["strategy"] == "tree"
     bad = await client.call_tool("find_paper", {"description": "x" * 5000})
     assert bad.is_error
 

@@ -46,22 +46,32 @@ def mcp(
 def find(
     description: Annotated[str, typer.Argument(help="What the paper is about.")],
     k: Annotated[int, typer.Option(min=1, max=50, help="Papers to list.")] = 5,
-    flat: Annotated[bool, typer.Option(help="Plain hybrid search instead of the tree.")] = False,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="hybrid (default, the best measured): search re-ranked with the topic tree; "
+            "tree: walk the tree from the root; flat: plain hybrid search."
+        ),
+    ] = "hybrid",
 ) -> None:
-    """Find a paper from a description by walking the topic tree; prints the path taken."""
+    """Find a paper from a description; prints each hit with its topic path(s)."""
     from hierograph.api import queries
     from hierograph.api.context import api_context
     from hierograph.graph.store import StoreError
 
+    if strategy not in ("hybrid", "tree", "flat"):
+        fail(f"unknown strategy {strategy!r}: use hybrid, tree or flat")
     try:
         with api_context(state.settings) as ctx:
-            answer = queries.find(ctx, description, k, "flat" if flat else "tree")
+            answer = queries.find(ctx, description, k, strategy)  # type: ignore[arg-type]
     except (queries.QueryError, StoreError) as e:
         fail(str(e))
-    if answer.path:
-        console.print(" › ".join(t.label for t in answer.path), highlight=False)
+    if answer.path and strategy == "tree":
+        console.print("route: " + " › ".join(t.label for t in answer.path), highlight=False)
     for hit in answer.results:
         console.print(f"{hit.score:.3f} {hit.id} {hit.title}", highlight=False, markup=False)
+        for path in hit.topic_paths:
+            console.print("      " + " › ".join(t.label for t in path), highlight=False)
     if not answer.results:
         fail("nothing found: is there a built tree? (`hierograph build`)")
 
