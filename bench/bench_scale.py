@@ -30,10 +30,12 @@ from corpus_util import (
     OUT_DIR,
     Result,
     build_stage,
+    cached_base,
     in_child,
     save_cache,
     scaled_level_sizes,
     seed_cache,
+    synthesize_copies,
     write_corpus,
 )
 
@@ -50,9 +52,12 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> Result:
     seed_cache(home, args.cache)
     row: Result = {"n": written, "load_avg_before": os.getloadavg()}
     row["ingest"] = in_child(run_stage, "ingest", str(home), str(corpus))
+    if args.synthetic_copies:
+        row["synthetic"] = in_child(synthesize_copies, str(home), args.synthetic_copies)
     row["warm_up"] = in_child(run_stage, "embed", str(home), str(corpus))
-    if row["warm_up"]["embedded"]:
+    if row["warm_up"]["embedded"] and not args.synthetic_copies:  # keep copies out of the cache
         save_cache(home, args.cache)
+    row["load_avg_build"] = os.getloadavg()
     overrides: Result = {"tree_mode": args.tree_mode}
     if args.tree_mode == "fixed":
         overrides["level_sizes"] = scaled_level_sizes(row["ingest"]["papers"])
@@ -130,20 +135,39 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="corpus × K with perturbed copies")
     ap.add_argument(
         "--tree-mode",
-        choices=("density", "fixed"),
-        default="density",
-        help="fixed: k-means per level, level sizes 1250/276/40/6 per 10k papers",
+        choices=("map", "density", "fixed"),
+        default="map",
+        help="map (the default build): one corpus UMAP, k-means leaves, Ward above; "
+        "fixed: k-means per level, level sizes 1250/276/40/6 per 10k papers",
+    )
+    ap.add_argument(
+        "--synthetic-copies",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="cache each copy's vector as its original's plus N(0, SIGMA) noise instead of "
+        "embedding it (100k papers on a CPU); implies --cached-base",
+    )
+    ap.add_argument(
+        "--cached-base",
+        action="store_true",
+        help="repeat only the corpus papers whose embedding the cache holds",
     )
     ap.add_argument("--cache", type=Path, default=CACHE, help="shared embedding cache file")
     ap.add_argument("--work-dir", type=Path, help="where the homes go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep each N's home")
     ap.add_argument("--out", type=Path, default=OUT_DIR / "scale.json")
     args = ap.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="hierograph-scale-"))
+    if args.cached_base or args.synthetic_copies:
+        work.mkdir(parents=True, exist_ok=True)
+        base = work / "cached-base.jsonl"
+        print(f"base: {cached_base(args.corpus, base, args.cache)} cached papers", flush=True)
+        args.corpus = base
     available = count_records(args.corpus) * args.repeat
     sizes = sorted(
         {available if s == "all" else min(int(s), available) for s in args.sizes.split(",")}
     )
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="hierograph-scale-"))
     rows: list[Result] = []  # the parent stays light (no numpy, no rich yet): see bench_build
     for n in sizes:
         start = time.perf_counter()

