@@ -134,6 +134,7 @@ def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Re
         (methods, "link_registry", "link_registry"),  # build imports it at call time
     ]:
         _timed(cls, attr, out, key)
+        _traced(cls, attr, key)
     settings = load_settings(home=Path(home), llm="none", **overrides)
     store = SqliteStore(settings.db_path())
     start = time.perf_counter()
@@ -152,6 +153,30 @@ def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Re
         out["levels"] = score_levels(store)
     store.close()
     return out
+
+
+def _traced(obj: Any, attr: str, key: str) -> None:
+    """Append "stage start/end, seconds, peak MiB" lines to bench/out/build-trace.log (or
+    $HIEROGRAPH_BENCH_TRACE) as a long build goes, so a run stopped early says where it got."""
+    import os
+
+    trace = os.environ.get("HIEROGRAPH_BENCH_TRACE") or str(OUT_DIR / "build-trace.log")
+    fn: Callable[..., Any] = getattr(obj, attr)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        with open(trace, "a") as log:
+            log.write(f"{time.strftime('%H:%M:%S')} {key} start, peak {_peak_mib()} MiB\n")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with open(trace, "a") as log:
+                log.write(
+                    f"{time.strftime('%H:%M:%S')} {key} end {time.perf_counter() - start:.1f} s,"
+                    f" peak {_peak_mib()} MiB\n"
+                )
+
+    setattr(obj, attr, wrapper)
 
 
 def score_levels(store: Any) -> list[Result]:
