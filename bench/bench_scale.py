@@ -79,7 +79,17 @@ def breakdown_text(b: Result) -> str:
     parts.append(f"labels {b['label_fit_s'] + b['label_s']:.1f}")
     parts.append(f"methods {b['link_registry_s']:.1f}")
     named = b["tree_s"] + b["facet_fit_s"] + b["facets_s"] + b["label_fit_s"] + b["label_s"]
-    parts.append(f"rest {b['wall_s'] - named - b['link_registry_s']:.1f}")
+    named += b["link_registry_s"]
+    for key, name in (
+        ("layout_s", "map"),
+        ("multilabel_s", "2nd leaf"),
+        ("store_tree_s", "tree write"),
+        ("store_vectors_s", "vector write"),
+    ):
+        if key in b:
+            parts.append(f"{name} {b[key]:.1f}")
+            named += b[key]
+    parts.append(f"rest {b['wall_s'] - named:.1f}")
     return ", ".join(parts) + f"; imports {b['imports_s']:.1f} apart"
 
 

@@ -99,7 +99,7 @@ def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Re
     import umap  # noqa: F401 - numba compiles on import: seconds that do not grow with N
 
     from hierograph.graph.sqlite_store import SqliteStore
-    from hierograph.hierarchy import cluster, facets, label, tree
+    from hierograph.hierarchy import cluster, facets, layout, multilabel, phrase_label, tree
     from hierograph.hierarchy.embed import Embedder
     from hierograph.jobs.build import build_hierarchy
     from hierograph.methods import link as methods
@@ -129,9 +129,14 @@ def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Re
         (cluster.KMeansSplitter, "fit_predict", "kmeans"),
         (facets.EmbeddingFacetClassifier, "fit", "facet_fit"),  # loads the model
         (facets.EmbeddingFacetClassifier, "predict", "facets"),
-        (label.KeywordLabeler, "fit", "label_fit"),
-        (label.KeywordLabeler, "label_tree", "label"),
+        (phrase_label.PhraseLabeler, "fit", "label_fit"),  # the labels without an LLM
+        (phrase_label.PhraseLabeler, "label_tree", "label"),
         (methods, "link_registry", "link_registry"),  # build imports it at call time
+        (layout.MapLayout, "fit", "layout"),  # the paper map's 2-D UMAP
+        (multilabel.SecondLeafAssigner, "extend", "multilabel"),
+        (SqliteStore, "replace_hierarchy", "store_tree"),
+        (SqliteStore, "set_embeddings", "store_vectors"),
+        (SqliteStore, "iter_papers", "read_papers"),  # generator: only the call itself
     ]:
         _timed(cls, attr, out, key)
         _traced(cls, attr, key)
