@@ -131,6 +131,31 @@ def plot(rows: list[Result], path: Path, title: str) -> None:
     fig.write_html(path)  # plotly.js inlined: the file opens offline
 
 
+def merge(paths: list[Path], out: Path) -> None:
+    """One table of slopes and one log-log plot from the rows of several runs."""
+    rows = sorted(
+        (row for p in paths for row in json.loads(p.read_text())["rows"]),
+        key=lambda r: r["ingest"]["papers"],
+    )
+    ns = [r["ingest"]["papers"] for r in rows]
+    exponents = {
+        "build_time": slope(ns, [r["build"]["wall_s"] for r in rows]),
+        "build_peak_rss": slope(ns, [r["build"]["peak_rss_mib"] for r in rows]),
+        "tree_time": slope(ns, [r["build"]["tree_s"] for r in rows]),
+    }
+    for r in rows:
+        b = r["build"]
+        print(
+            f"N={r['ingest']['papers']}: build {b['wall_s']:.0f} s, {b['peak_rss_mib']:.0f} MiB, "
+            f"load {r.get('load_avg_build', r['load_avg_before'])}; {breakdown_text(b)}"
+        )
+    print("log-log slopes (1 = linear in N):", {k: round(v, 2) for k, v in exponents.items() if v})
+    out.write_text(json.dumps({"merged": [str(p) for p in paths], "exponents": exponents,
+                               "rows": rows}, indent=2, default=str))  # fmt: skip
+    plot(rows, out.with_suffix(".html"), "hierograph build vs N (map tree, merged runs)")
+    print(f"wrote {out} and {out.with_suffix('.html')}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__,
@@ -167,7 +192,17 @@ def main() -> None:
     ap.add_argument("--work-dir", type=Path, help="where the homes go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep each N's home")
     ap.add_argument("--out", type=Path, default=OUT_DIR / "scale.json")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="no runs: merge the rows of earlier JSON files (e.g. a 100k run and a 1k-16k "
+        "run), print the slopes and write --out and its plot",
+    )
     args = ap.parse_args()
+    if args.merge:
+        merge(args.merge, args.out)
+        return
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="hierograph-scale-"))
     if args.cached_base or args.synthetic_copies:
         work.mkdir(parents=True, exist_ok=True)
