@@ -168,16 +168,19 @@ def _traced(obj: Any, attr: str, key: str) -> None:
     trace = os.environ.get("HIEROGRAPH_BENCH_TRACE") or str(OUT_DIR / "build-trace.log")
     fn: Callable[..., Any] = getattr(obj, attr)
 
+    def stamp() -> str:
+        return f"{time.strftime('%H:%M:%S')} pid {os.getpid()}"
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         with open(trace, "a") as log:
-            log.write(f"{time.strftime('%H:%M:%S')} {key} start, peak {_peak_mib()} MiB\n")
+            log.write(f"{stamp()} {key} start, peak {_peak_mib()} MiB\n")
         try:
             return fn(*args, **kwargs)
         finally:
             with open(trace, "a") as log:
                 log.write(
-                    f"{time.strftime('%H:%M:%S')} {key} end {time.perf_counter() - start:.1f} s,"
+                    f"{stamp()} {key} end {time.perf_counter() - start:.1f} s,"
                     f" peak {_peak_mib()} MiB\n"
                 )
 
