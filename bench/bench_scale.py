@@ -45,13 +45,26 @@ def count_records(path: Path) -> int:
         return sum(1 for line in lines if line.strip())
 
 
+def paper_count(home: str) -> Result:
+    """The papers a kept home holds (in a child: the parent stays light)."""
+    from hierograph.graph.sqlite_store import SqliteStore
+
+    with SqliteStore(Path(home) / "hierograph.sqlite") as store:
+        return {"papers": store.paper_count(), "peak_rss_mib": float("nan")}
+
+
 def run_size(n: int, args: argparse.Namespace, work: Path) -> Result:
     home = work / f"n{n}"
     corpus = home / "corpus.jsonl"
-    written = write_corpus(args.corpus, corpus, n=n, repeat=args.repeat)
-    seed_cache(home, args.cache)
-    row: Result = {"n": written, "load_avg_before": os.getloadavg()}
-    row["ingest"] = in_child(run_stage, "ingest", str(home), str(corpus))
+    if args.reuse_homes and (home / "hierograph.sqlite").is_file():
+        # A kept home from a run stopped after ingest: the figures of that ingest are lost.
+        row: Result = {"n": n, "load_avg_before": os.getloadavg(), "reused_home": True}
+        row["ingest"] = {**in_child(paper_count, str(home)), "wall_s": float("nan")}
+    else:
+        written = write_corpus(args.corpus, corpus, n=n, repeat=args.repeat)
+        seed_cache(home, args.cache)
+        row = {"n": written, "load_avg_before": os.getloadavg()}
+        row["ingest"] = in_child(run_stage, "ingest", str(home), str(corpus))
     if args.synthetic_copies:
         row["synthetic"] = in_child(synthesize_copies, str(home), args.synthetic_copies)
     row["warm_up"] = in_child(run_stage, "embed", str(home), str(corpus))
@@ -191,6 +204,11 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=CACHE, help="shared embedding cache file")
     ap.add_argument("--work-dir", type=Path, help="where the homes go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep each N's home")
+    ap.add_argument(
+        "--reuse-homes",
+        action="store_true",
+        help="a home already in --work-dir is not ingested again (a run stopped after ingest)",
+    )
     ap.add_argument("--out", type=Path, default=OUT_DIR / "scale.json")
     ap.add_argument(
         "--merge",
