@@ -223,10 +223,10 @@ class PhraseLabeler:
 
     def _prefetch(self, root: Node) -> None:
         """Embed, in one call, the phrases every sibling group would shortlist if no name were
-        taken yet, twice the shortlist deep: nearly all that naming the tree asks for. One call
-        instead of one per sibling group (each a cache round trip and a model pass) cut the
-        labels of a 1,000-paper tree from minutes to seconds under load; phrases still missing
-        are embedded when asked for, so the labels do not depend on this."""
+        taken yet: nearly all that naming the tree asks for (a taken name brings in a few more,
+        embedded when asked for, so the labels do not depend on this). One model pass in
+        length-sorted batches instead of one call per sibling group, each a cache round trip
+        and a pass over a few dozen phrases."""
         if self.embed is None:
             return
         keys: set[int] = set()
@@ -234,7 +234,7 @@ class PhraseLabeler:
             if node.children:
                 stat = self._stats(node.children, set())
                 for row in stat:
-                    top = np.argsort(-row, kind="stable")[: 2 * self.shortlist]
+                    top = np.argsort(-row, kind="stable")[: self.shortlist]
                     keys.update(int(j) for j in top if row[j] > 0)
         self._phrase_matrix(sorted(keys))
 
