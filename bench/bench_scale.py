@@ -30,10 +30,12 @@ from corpus_util import (
     OUT_DIR,
     Result,
     build_stage,
+    cached_base,
     in_child,
     save_cache,
     scaled_level_sizes,
     seed_cache,
+    synthesize_copies,
     write_corpus,
 )
 
@@ -43,16 +45,32 @@ def count_records(path: Path) -> int:
         return sum(1 for line in lines if line.strip())
 
 
+def paper_count(home: str) -> Result:
+    """The papers a kept home holds (in a child: the parent stays light)."""
+    from hierograph.graph.sqlite_store import SqliteStore
+
+    with SqliteStore(Path(home) / "hierograph.sqlite") as store:
+        return {"papers": store.paper_count(), "peak_rss_mib": float("nan")}
+
+
 def run_size(n: int, args: argparse.Namespace, work: Path) -> Result:
     home = work / f"n{n}"
     corpus = home / "corpus.jsonl"
-    written = write_corpus(args.corpus, corpus, n=n, repeat=args.repeat)
-    seed_cache(home, args.cache)
-    row: Result = {"n": written, "load_avg_before": os.getloadavg()}
-    row["ingest"] = in_child(run_stage, "ingest", str(home), str(corpus))
+    if args.reuse_homes and (home / "hierograph.sqlite").is_file():
+        # A kept home from a run stopped after ingest: the figures of that ingest are lost.
+        row: Result = {"n": n, "load_avg_before": os.getloadavg(), "reused_home": True}
+        row["ingest"] = {**in_child(paper_count, str(home)), "wall_s": float("nan")}
+    else:
+        written = write_corpus(args.corpus, corpus, n=n, repeat=args.repeat)
+        seed_cache(home, args.cache)
+        row = {"n": written, "load_avg_before": os.getloadavg()}
+        row["ingest"] = in_child(run_stage, "ingest", str(home), str(corpus))
+    if args.synthetic_copies:
+        row["synthetic"] = in_child(synthesize_copies, str(home), args.synthetic_copies)
     row["warm_up"] = in_child(run_stage, "embed", str(home), str(corpus))
-    if row["warm_up"]["embedded"]:
+    if row["warm_up"]["embedded"] and not args.synthetic_copies:  # keep copies out of the cache
         save_cache(home, args.cache)
+    row["load_avg_build"] = os.getloadavg()
     overrides: Result = {"tree_mode": args.tree_mode}
     if args.tree_mode == "fixed":
         overrides["level_sizes"] = scaled_level_sizes(row["ingest"]["papers"])
@@ -74,7 +92,17 @@ def breakdown_text(b: Result) -> str:
     parts.append(f"labels {b['label_fit_s'] + b['label_s']:.1f}")
     parts.append(f"methods {b['link_registry_s']:.1f}")
     named = b["tree_s"] + b["facet_fit_s"] + b["facets_s"] + b["label_fit_s"] + b["label_s"]
-    parts.append(f"rest {b['wall_s'] - named - b['link_registry_s']:.1f}")
+    named += b["link_registry_s"]
+    for key, name in (
+        ("layout_s", "map"),
+        ("multilabel_s", "2nd leaf"),
+        ("store_tree_s", "tree write"),
+        ("store_vectors_s", "vector write"),
+    ):
+        if key in b:
+            parts.append(f"{name} {b[key]:.1f}")
+            named += b[key]
+    parts.append(f"rest {b['wall_s'] - named:.1f}")
     return ", ".join(parts) + f"; imports {b['imports_s']:.1f} apart"
 
 
@@ -116,6 +144,31 @@ def plot(rows: list[Result], path: Path, title: str) -> None:
     fig.write_html(path)  # plotly.js inlined: the file opens offline
 
 
+def merge(paths: list[Path], out: Path) -> None:
+    """One table of slopes and one log-log plot from the rows of several runs."""
+    rows = sorted(
+        (row for p in paths for row in json.loads(p.read_text())["rows"]),
+        key=lambda r: r["ingest"]["papers"],
+    )
+    ns = [r["ingest"]["papers"] for r in rows]
+    exponents = {
+        "build_time": slope(ns, [r["build"]["wall_s"] for r in rows]),
+        "build_peak_rss": slope(ns, [r["build"]["peak_rss_mib"] for r in rows]),
+        "tree_time": slope(ns, [r["build"]["tree_s"] for r in rows]),
+    }
+    for r in rows:
+        b = r["build"]
+        print(
+            f"N={r['ingest']['papers']}: build {b['wall_s']:.0f} s, {b['peak_rss_mib']:.0f} MiB, "
+            f"load {r.get('load_avg_build', r['load_avg_before'])}; {breakdown_text(b)}"
+        )
+    print("log-log slopes (1 = linear in N):", {k: round(v, 2) for k, v in exponents.items() if v})
+    out.write_text(json.dumps({"merged": [str(p) for p in paths], "exponents": exponents,
+                               "rows": rows}, indent=2, default=str))  # fmt: skip
+    plot(rows, out.with_suffix(".html"), "hierograph build vs N (map tree, merged runs)")
+    print(f"wrote {out} and {out.with_suffix('.html')}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__,
@@ -130,20 +183,54 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="corpus × K with perturbed copies")
     ap.add_argument(
         "--tree-mode",
-        choices=("density", "fixed"),
-        default="density",
-        help="fixed: k-means per level, level sizes 1250/276/40/6 per 10k papers",
+        choices=("map", "density", "fixed"),
+        default="map",
+        help="map (the default build): one corpus UMAP, k-means leaves, Ward above; "
+        "fixed: k-means per level, level sizes 1250/276/40/6 per 10k papers",
+    )
+    ap.add_argument(
+        "--synthetic-copies",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="cache each copy's vector as its original's plus N(0, SIGMA) noise instead of "
+        "embedding it (100k papers on a CPU); implies --cached-base",
+    )
+    ap.add_argument(
+        "--cached-base",
+        action="store_true",
+        help="repeat only the corpus papers whose embedding the cache holds",
     )
     ap.add_argument("--cache", type=Path, default=CACHE, help="shared embedding cache file")
     ap.add_argument("--work-dir", type=Path, help="where the homes go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep each N's home")
+    ap.add_argument(
+        "--reuse-homes",
+        action="store_true",
+        help="a home already in --work-dir is not ingested again (a run stopped after ingest)",
+    )
     ap.add_argument("--out", type=Path, default=OUT_DIR / "scale.json")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="no runs: merge the rows of earlier JSON files (e.g. a 100k run and a 1k-16k "
+        "run), print the slopes and write --out and its plot",
+    )
     args = ap.parse_args()
+    if args.merge:
+        merge(args.merge, args.out)
+        return
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="hierograph-scale-"))
+    if args.cached_base or args.synthetic_copies:
+        work.mkdir(parents=True, exist_ok=True)
+        base = work / "cached-base.jsonl"
+        print(f"base: {cached_base(args.corpus, base, args.cache)} cached papers", flush=True)
+        args.corpus = base
     available = count_records(args.corpus) * args.repeat
     sizes = sorted(
         {available if s == "all" else min(int(s), available) for s in args.sizes.split(",")}
     )
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="hierograph-scale-"))
     rows: list[Result] = []  # the parent stays light (no numpy, no rich yet): see bench_build
     for n in sizes:
         start = time.perf_counter()

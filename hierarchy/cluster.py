@@ -91,6 +91,8 @@ class UmapReducer:
         self.low_memory = low_memory
         self.fit_sample = fit_sample
         self.backend = backend
+        # The last full fit's neighbour graph over its input rows (see _knn_graph), or None.
+        self.knn_: tuple[np.ndarray, np.ndarray] | None = None
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         n = len(X)
@@ -103,10 +105,13 @@ class UmapReducer:
             else np.arange(n)
         )
         reducer = self._make(len(fit_rows))
+        self.knn_ = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if not sample:
-                return np.asarray(reducer.fit_transform(X))
+                out = np.asarray(reducer.fit_transform(X))
+                self.knn_ = _knn_graph(reducer, n)
+                return out
             out = np.empty((n, self.n_components), dtype=np.float32)
             out[fit_rows] = np.asarray(reducer.fit_transform(X[fit_rows]))
             rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
@@ -137,6 +142,18 @@ class UmapReducer:
             init="spectral" if n > self.n_components + 10 else "random",
             low_memory=self.low_memory,
         )
+
+
+def _knn_graph(reducer: object, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cosine nearest-neighbour graph (indices, distances) a umap-learn fit of n rows
+    computed, so the paper map can reuse it instead of searching again; None from cuML."""
+    indices = getattr(reducer, "_knn_indices", None)
+    dists = getattr(reducer, "_knn_dists", None)
+    if not isinstance(indices, np.ndarray) or not isinstance(dists, np.ndarray):
+        return None
+    if indices.shape != dists.shape or len(indices) != n or (indices < 0).any():
+        return None  # a row UMAP disconnected: let the map search afresh
+    return indices, dists
 
 
 class HdbscanClusterer:

@@ -22,11 +22,13 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 # "Speech" only when it means spoken audio: hate speech and part-of-speech tags are text.
-_SPEECH = (
-    r"(?<!hate )(?<!free )(?<!part-of-)(?<!part of )(?<!figures of )(?<!figure of )"
-    r"(?<!toxic )(?<!uncivil )(?<!intolerant )(?<!offensive )(?<!harmful )(?<!hateful )"
-    r"(?<!freedom of )(?<!reported )(?<!direct )\bspeech\b(?! acts?\b)"
-)
+# The word first, then what may not precede it (tested from the word's end): a pattern that
+# starts with its word is scanned for that word, not tried with 15 look-behinds everywhere.
+_NOT_BEFORE_SPEECH = (
+    "hate ", "free ", "part-of-", "part of ", "figures of ", "figure of ", "toxic ", "uncivil ",
+    "intolerant ", "offensive ", "harmful ", "hateful ", "freedom of ", "reported ", "direct ",
+)  # fmt: skip
+_SPEECH = r"\bspeech\b" + "".join(f"(?<!{p}speech)" for p in _NOT_BEFORE_SPEECH) + r"(?! acts?\b)"
 
 MODALITY_RULES: list[Rule] = [
     ("speech", _rx(_SPEECH), 2.0),
@@ -189,15 +191,31 @@ def _unambiguous(text: str) -> str:
     return text
 
 
+def _lowered(pattern: re.Pattern[str]) -> tuple[re.Pattern[str], bool]:
+    """A case-insensitive pattern with no capital in it runs case-sensitively on lowercased
+    text (the same matches, without the engine folding case at every step: 2-4× faster);
+    anything else runs as written on the text as written."""
+    if pattern.flags & re.IGNORECASE and pattern.pattern == pattern.pattern.lower():
+        return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE), True
+    return pattern, False
+
+
+_RUN: dict[str, list[tuple[str, re.Pattern[str], bool, float, bool]]] = {
+    dim: [(v, *_lowered(p), w, where != ["title"]) for v, p, w, *where in rules]
+    for dim, rules in RULES.items()
+}
+
+
 def cue_scores(dimension: str, title: str, abstract: str) -> dict[str, float]:
     """Evidence per value from the title and abstract (empty for dimensions without rules)."""
     if dimension == "modality" and any(m.search(title + " " + abstract) for m, _ in AMBIGUOUS):
         title, abstract = _unambiguous(title + "\n" + abstract).split("\n", 1)
     scores: dict[str, float] = {}
-    for value, pattern, weight, *where in RULES.get(dimension, []):
-        hits = len(pattern.findall(title)) * TITLE_WEIGHT
-        if where != ["title"]:
-            hits += len(pattern.findall(abstract))
+    title_low, abstract_low = title.lower(), abstract.lower()
+    for value, pattern, low, weight, in_abstract in _RUN.get(dimension, []):
+        hits = len(pattern.findall(title_low if low else title)) * TITLE_WEIGHT
+        if in_abstract:
+            hits += len(pattern.findall(abstract_low if low else abstract))
         if hits:
             scores[value] = scores.get(value, 0.0) + weight * hits
     return scores

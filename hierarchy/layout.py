@@ -5,11 +5,15 @@ so the map everyone has seen does not move when a few papers arrive."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from hierograph.graph.store import GraphStore
+
+Knn = tuple[np.ndarray, np.ndarray]  # (n, k) neighbour indices and cosine distances, self first
 
 # Below this many papers UMAP's neighbour graph is too thin to mean much: PCA instead.
 MIN_UMAP_POINTS = 10
@@ -27,9 +31,14 @@ class MapLayout:
     min_dist: float = 0.1
     seed: int = 42
     place_neighbors: int = 10
+    # umap-learn's own choice above 10,000 points; below, it runs 500, which moves the map's
+    # points little after 200 (a picture, not a clustering) and costs 2.5× the layout time.
+    n_epochs: int = 200
 
-    def fit(self, vectors: np.ndarray) -> np.ndarray:
-        """(n, 2) coordinates for `vectors` (n, d)."""
+    def fit(self, vectors: np.ndarray, knn: Knn | None = None) -> np.ndarray:
+        """(n, 2) coordinates for `vectors` (n, d). `knn`: the rows' cosine neighbour graph
+        (indices, distances) from an earlier UMAP of the same vectors (the map tree's): UMAP
+        then skips its own neighbour search, the costliest step after the layout itself."""
         x = _normalized(vectors)
         n = len(x)
         if n == 0:
@@ -38,15 +47,27 @@ class MapLayout:
             return _pca2(x)
         import umap  # deferred: importing umap compiles numba code (seconds)
 
+        n_neighbors = max(2, min(self.n_neighbors, n - 1))
+        reuse = knn is not None and len(knn[0]) == n and knn[0].shape[1] >= n_neighbors
         reducer = umap.UMAP(
             n_jobs=1,  # a seed makes UMAP single-threaded anyway; saying so keeps it quiet
             n_components=2,
-            n_neighbors=max(2, min(self.n_neighbors, n - 1)),
+            n_neighbors=n_neighbors,
             min_dist=self.min_dist,
             metric="cosine",
+            n_epochs=self.n_epochs,
             random_state=self.seed,  # the same papers give the same map
+            # Copies: UMAP marks disconnected neighbours in the arrays it is given.
+            precomputed_knn=(
+                (knn[0][:, :n_neighbors].copy(), knn[1][:, :n_neighbors].copy())
+                if reuse and knn is not None
+                else (None, None, None)
+            ),
         )
-        return np.asarray(reducer.fit_transform(x), dtype=np.float32)
+        with warnings.catch_warnings():
+            # "no search index: transform unavailable": the map never transforms
+            warnings.filterwarnings("ignore", message="precomputed_knn")
+            return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
     def place(self, new: np.ndarray, known: np.ndarray, known_xy: np.ndarray) -> np.ndarray:
         """Coordinates for `new` vectors beside their nearest `known` ones (cosine), weighted by
@@ -67,16 +88,23 @@ class MapLayout:
         return out
 
 
-def update_layout(store: GraphStore, layout: MapLayout, refit: bool) -> LayoutReport:
+def update_layout(
+    store: GraphStore,
+    layout: MapLayout,
+    refit: bool,
+    knn: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None,
+) -> LayoutReport:
     """`refit`: lay out every embedded paper afresh (a build). Otherwise place the embedded
-    papers that have no coordinates (a refresh); with no map yet, that is a whole fit."""
+    papers that have no coordinates (a refresh); with no map yet, that is a whole fit.
+    `knn`: (paper ids, neighbour indices, distances) over the same embeddings (the map tree's
+    corpus UMAP), reused for a whole fit when it covers exactly the embedded papers."""
     vectors = store.get_embeddings()
     if not vectors:
         return LayoutReport()
     have = store.layout() if not refit else {}
     if not have:
         ids = list(vectors)
-        xy = layout.fit(np.stack([vectors[i] for i in ids]))
+        xy = layout.fit(np.stack([vectors[i] for i in ids]), _reorder(knn, ids))
         store.set_layout(
             {i: (float(x), float(y)) for i, (x, y) in zip(ids, xy, strict=True)}, replace=True
         )
@@ -92,6 +120,25 @@ def update_layout(store: GraphStore, layout: MapLayout, refit: bool) -> LayoutRe
     )
     store.set_layout({i: (float(x), float(y)) for i, (x, y) in zip(todo, xy, strict=True)})
     return LayoutReport(placed=len(todo))
+
+
+def _reorder(
+    knn: tuple[Sequence[str], np.ndarray, np.ndarray] | None, ids: list[str]
+) -> Knn | None:
+    """The neighbour graph with its rows and indices in the order of `ids`, or None when it
+    is over other papers."""
+    if knn is None:
+        return None
+    knn_ids, indices, dists = knn
+    if list(knn_ids) == ids:
+        return indices, dists
+    position = {pid: i for i, pid in enumerate(knn_ids)}
+    if len(position) != len(ids) or any(pid not in position for pid in ids):
+        return None
+    rows = np.array([position[pid] for pid in ids])
+    new_index = np.empty(len(ids), dtype=indices.dtype)
+    new_index[rows] = np.arange(len(ids))
+    return new_index[indices[rows]], dists[rows]
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:

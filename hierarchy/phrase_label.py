@@ -198,6 +198,7 @@ class PhraseLabeler:
         """Labels keyed by id(node); a parent is labeled before its children."""
         labels: dict[int, Label] = {id(root): Label("All papers", self._summary(root.members), [])}
         taken_by: dict[int, set[int]] = {id(root): set()}
+        self._prefetch(root)
         for node, _, _ in root.walk():
             if node.children:
                 chosen = self._label_siblings(node.children, taken_by[id(node)])
@@ -222,9 +223,45 @@ class PhraseLabeler:
             rows.append(np.asarray(hits).ravel() / max(len(n.members), 1))
         return np.vstack(rows)
 
+    def _prefetch(self, root: Node) -> None:
+        """Embed, in one call, the phrases every sibling group would shortlist if no name were
+        taken yet: nearly all that naming the tree asks for (a taken name brings in a few more,
+        embedded when asked for, so the labels do not depend on this). One model pass in
+        length-sorted batches instead of one call per sibling group, each a cache round trip
+        and a pass over a few dozen phrases."""
+        if self.embed is None:
+            return
+        keys: set[int] = set()
+        for node, _, _ in root.walk():
+            if node.children:
+                _, stat = self._stats(node.children, set())
+                for row in stat:
+                    top = np.argsort(-row, kind="stable")[: self.shortlist]
+                    keys.update(int(j) for j in top if row[j] > 0)
+        self._phrase_matrix(sorted(keys))
+
     def _label_siblings(
         self, siblings: Sequence[Node], taken: set[int]
     ) -> list[tuple[Label, set[int]]]:
+        cov, stat = self._stats(siblings, taken)
+        fragments: list[set[int]] = [set() for _ in siblings]
+        orders = [
+            self._expand(
+                [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0],
+                cov[i],
+                row,
+                taken,
+                fragments[i],
+            )
+            for i, row in enumerate(stat)
+        ]
+        self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
+        scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
+        return self._assign(siblings, scored, fragments)
+
+    def _stats(self, siblings: Sequence[Node], taken: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per sibling and phrase: the share of the sibling's papers using it (coverage), and how
+        well it names that sibling among the others."""
         cov = self._coverage(siblings)
         # Exclusivity: the share of the phrase's use (among siblings) that falls in this topic.
         exclusive = cov / np.maximum(cov.sum(axis=0, keepdims=True), 1e-9)
@@ -243,20 +280,7 @@ class PhraseLabeler:
                 # A phrase only one child uses would be that child's name, not the parent's.
                 shared[used < 2] = 0.0
                 stat[i] = shared if shared.max() > 0 else stat[i] / len(node.children)
-        fragments: list[set[int]] = [set() for _ in siblings]
-        orders = [
-            self._expand(
-                [int(j) for j in np.argsort(-row, kind="stable")[: self.shortlist] if row[j] > 0],
-                cov[i],
-                row,
-                taken,
-                fragments[i],
-            )
-            for i, row in enumerate(stat)
-        ]
-        self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
-        scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
-        return self._assign(siblings, scored, fragments)
+        return cov, stat
 
     def _expand(
         self,

@@ -221,7 +221,14 @@ def _build(
             disable=not show_progress,
             transient=True,
         ):
-            mapped = update_layout(store, make_map_layout(settings), refit=True).fitted
+            mapped = update_layout(
+                store,
+                make_map_layout(settings),
+                refit=True,
+                knn=_tree_knn(builder, paper_ids)
+                if settings.embedding_source == "abstract"
+                else None,
+            ).fitted
     levels = max(t.level for t in hierarchy.topics)
     return BuildReport(
         papers=len(papers),
@@ -239,6 +246,18 @@ def _build(
         mapped=mapped,
         corrections=replay.report,
     )
+
+
+def _tree_knn(
+    builder: TreeBuilder | object, paper_ids: list[str]
+) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """The corpus UMAP's neighbour graph, for the paper map to reuse: only when the tree was
+    cut from one UMAP of every paper's stored (abstract) embedding, which is what the map
+    lays out (embedding_source "abstract"; other sources cluster other vectors)."""
+    knn = getattr(getattr(builder, "reducer", None), "knn_", None)
+    if knn is None or len(knn[0]) != len(paper_ids):
+        return None
+    return paper_ids, knn[0], knn[1]
 
 
 def guide_from(previous: Hierarchy, paper_ids: list[str]) -> Guide:
