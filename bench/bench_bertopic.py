@@ -37,6 +37,7 @@ from corpus_util import (
     CORPUS,
     OUT_DIR,
     Result,
+    bertopic_model,
     build_stage,
     in_child,
     save_cache,
@@ -98,13 +99,11 @@ def bertopic_stage(home: str, seed: int) -> Result:
     os.environ.setdefault("TQDM_DISABLE", "1")
     start = time.perf_counter()
     import numpy as np
-    from bertopic import BERTopic
     from sklearn.metrics import (
         adjusted_mutual_info_score,
         adjusted_rand_score,
         normalized_mutual_info_score,
     )
-    from umap import UMAP
 
     from hierograph.graph.sqlite_store import SqliteStore
 
@@ -117,15 +116,7 @@ def bertopic_stage(home: str, seed: int) -> Result:
     truth = [p.categories[0] if p.categories else "" for p in papers]
     # BERTopic's own default UMAP, with random_state added (which also makes it single-threaded,
     # as Hierograph's UMAP is); the default HDBSCAN (min_cluster_size=10, eom).
-    umap_model = UMAP(
-        n_neighbors=15,
-        n_components=5,
-        min_dist=0.0,
-        metric="cosine",
-        low_memory=False,
-        random_state=seed,
-    )
-    model = BERTopic(umap_model=umap_model, verbose=False)
+    model = bertopic_model(seed)
     start = time.perf_counter()
     topics, _ = model.fit_transform(docs, vectors)
     out["fit_s"] = time.perf_counter() - start

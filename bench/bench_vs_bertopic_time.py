@@ -25,7 +25,15 @@ import time
 from pathlib import Path
 
 from bench_build import _peak_mib, machine, run_stage
-from corpus_util import CORPUS, OUT_DIR, Result, build_stage, in_child, write_corpus
+from corpus_util import (
+    CORPUS,
+    OUT_DIR,
+    Result,
+    bertopic_model,
+    build_stage,
+    in_child,
+    write_corpus,
+)
 
 
 def read_texts(corpus: str) -> list[str]:
@@ -45,9 +53,8 @@ def bertopic_side(corpus: str, model: str, seed: int) -> Result:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("TQDM_DISABLE", "1")
     start = time.perf_counter()
-    from bertopic import BERTopic
+    import bertopic  # noqa: F401 - timed here with the other imports; used by bertopic_model
     from sentence_transformers import SentenceTransformer
-    from umap import UMAP
 
     from hierograph.hierarchy.embed import resolve_model
 
@@ -59,15 +66,7 @@ def bertopic_side(corpus: str, model: str, seed: int) -> Result:
     mark = time.perf_counter()
     vectors = encoder.encode(texts, batch_size=32, show_progress_bar=False)
     out["encode_s"] = time.perf_counter() - mark
-    umap_model = UMAP(
-        n_neighbors=15,
-        n_components=5,
-        min_dist=0.0,
-        metric="cosine",
-        low_memory=False,
-        random_state=seed,
-    )
-    topic_model = BERTopic(umap_model=umap_model, verbose=False)
+    topic_model = bertopic_model(seed)
     mark = time.perf_counter()
     topics, _ = topic_model.fit_transform(texts, vectors)
     out["fit_s"] = time.perf_counter() - mark

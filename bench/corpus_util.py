@@ -287,3 +287,20 @@ def synthesize_copies(home: str, noise: float = 0.01, seed: int = 0) -> Result:
         "wall_s": time.perf_counter() - start,
         "peak_rss_mib": _peak_mib(),
     }
+
+
+def bertopic_model(seed: int):  # noqa: ANN201 - a BERTopic (imported lazily: a slow import)
+    """BERTopic with its defaults, UMAP seeded: what a user writes in ten lines, the same model
+    in every benchmark that compares with it."""
+    from bertopic import BERTopic
+    from umap import UMAP
+
+    umap_model = UMAP(
+        n_neighbors=15,
+        n_components=5,
+        min_dist=0.0,
+        metric="cosine",
+        low_memory=False,
+        random_state=seed,
+    )
+    return BERTopic(umap_model=umap_model, verbose=False)

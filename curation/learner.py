@@ -83,29 +83,18 @@ class PairwiseCorrector:
         if len(set(y.tolist())) < 2:
             return self
         X = np.array(rows)
-        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
-        self.model_.fit(X, y)
+        self.model_ = logistic().fit(X, y)
         # Calibration points: each reviewed paper's rows scored by a model fitted without it.
         self.points_ = self._held_out_points(X, y, np.array(groups))
         return self
 
     def _held_out_points(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> list:
-        points: list[tuple[float, int]] = []
-        unique = np.unique(groups)
-        folds = np.array_split(np.random.default_rng(self.seed).permutation(unique), 5)
-        for fold in folds:
-            test = np.isin(groups, fold)
-            if test.all() or len(set(y[~test].tolist())) < 2:
-                continue
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
-            model.fit(X[~test], y[~test])
-            probs = model.predict_proba(X[test])[:, 1].tolist()
-            points += zip(probs, y[test].tolist(), strict=True)
-            other = X[test][:, PAIR_FEATURES.index("is_own_leaf")] == 0
-            self.move_points_ += [
-                (float(p), int(o)) for p, o, m in zip(probs, y[test], other, strict=True) if m
-            ]
-        return [(float(p), int(o)) for p, o in points]
+        points, probs, test = held_out_probabilities(X, y, groups, self.seed)
+        other = X[test][:, PAIR_FEATURES.index("is_own_leaf")] == 0
+        self.move_points_ += [
+            (float(p), int(o)) for p, o, m in zip(probs, y[test], other, strict=True) if m
+        ]
+        return points
 
     def move_floor(self, threshold: float, least: int = 5) -> float | None:
         """The least probability at which a move is trusted: the smallest p such that, of the
@@ -206,3 +195,28 @@ def reliability(pairs: list[tuple[float, int]], bins: int = 5) -> dict[str, obje
             )
     brier = float(np.mean((p - o) ** 2))
     return {"n": len(pairs), "ece": round(float(ece), 4), "brier": round(brier, 4), "bins": table}
+
+
+def logistic() -> Pipeline:
+    """The corrector's classifiers: standardized features, L2 logistic regression."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+
+
+def held_out_probabilities(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int
+) -> tuple[list[tuple[float, int]], list[float], np.ndarray]:
+    """Each group's rows (a reviewed paper's) scored by a model fitted without that group, in
+    5 folds: (probability, outcome) points for calibration, plus the probabilities and the
+    row mask of the rows scored, in row order."""
+    points: list[tuple[float, int]] = []
+    scored = np.zeros(len(y), dtype=bool)
+    probs = np.zeros(len(y))
+    folds = np.array_split(np.random.default_rng(seed).permutation(np.unique(groups)), 5)
+    for fold in folds:
+        test = np.isin(groups, fold)
+        if test.all() or len(set(y[~test].tolist())) < 2:
+            continue
+        probs[test] = logistic().fit(X[~test], y[~test]).predict_proba(X[test])[:, 1]
+        scored |= test
+        points += [(float(p), int(o)) for p, o in zip(probs[test], y[test], strict=True)]
+    return points, probs[scored].tolist(), scored

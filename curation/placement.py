@@ -21,11 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
 
-from hierograph.curation.learner import MIN_REVIEWED, Placements
+from hierograph.curation.learner import (
+    MIN_REVIEWED,
+    Placements,
+    held_out_probabilities,
+    logistic,
+)
 
 PLACEMENT_FEATURES = (
     "secondary",
@@ -76,7 +79,7 @@ class PlacementModel:
         y = np.array([p.kept for p in seen])
         if len(set(y.tolist())) < 2:
             return self
-        self.model_ = _logistic().fit(X, y)
+        self.model_ = logistic().fit(X, y)
         self.points_ = self._held_out(X, y, np.array([self.index_[p.paper] for p in seen]))
         return self
 
@@ -107,22 +110,7 @@ class PlacementModel:
 
     def _held_out(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> list:
         """Each reviewed paper's placements scored by a model fitted without that paper."""
-        points: list[tuple[float, int]] = []
-        unique = np.unique(groups)
-        folds = np.array_split(np.random.default_rng(self.seed).permutation(unique), 5)
-        for fold in folds:
-            test = np.isin(groups, fold)
-            if test.all() or len(set(y[~test].tolist())) < 2:
-                continue
-            model = _logistic().fit(X[~test], y[~test])
-            points += zip(
-                model.predict_proba(X[test])[:, 1].tolist(), y[test].tolist(), strict=True
-            )
-        return [(float(p), int(o)) for p, o in points]
-
-
-def _logistic() -> Pipeline:
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+        return held_out_probabilities(X, y, groups, self.seed)[0]
 
 
 def _nearest(vectors: np.ndarray, k: int) -> np.ndarray:
