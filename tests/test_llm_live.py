@@ -26,7 +26,7 @@ from hierograph.hierarchy.facets import EmbeddingFacetClassifier
 from hierograph.hierarchy.label import KeywordLabeler
 from hierograph.hierarchy.tree import Node
 from hierograph.jobs.build import to_hierarchy
-from hierograph.jobs.components import make_embedder, make_tree_builder
+from hierograph.jobs.components import make_embedder, make_tree_builder, phrase_labeler
 from hierograph.llm.client import LlmClient
 from hierograph.llm.facets import LlmFacetExtractor
 from hierograph.llm.label import LlmLabeler, StructuredLabel
@@ -77,9 +77,12 @@ def test_topic_label_and_structured_summary(client, demo):
     _, papers, X, _ = demo
     leaf = Node(members=[0, 1, 2])
     root = Node(members=[0, 1, 2], children=[leaf])
-    labeler = LlmLabeler(client, KeywordLabeler(), max_attempts=2).fit(papers[:3], X[:3])
+    settings = demo[0]
+    # The build's own fallback: phrase labels (jobs.components.make_labeler).
+    fallback = phrase_labeler(settings)
+    labeler = LlmLabeler(client, fallback, max_attempts=2).fit(papers[:3], X[:3])
     label = labeler.label_tree(root)[id(leaf)]
-    assert isinstance(label, StructuredLabel), "the leaf kept its keyword label"
+    assert isinstance(label, StructuredLabel), "the leaf kept its phrase label"
     assert 1 <= len(label.label.split()) <= 6 and label.problem
 
 
