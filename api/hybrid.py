@@ -29,8 +29,8 @@ class Blend:
     """Weights of the re-ranking features (see the module docstring)."""
 
     fused: float = 1.0
-    cosine: float = 2.0
-    topic: float = 1.0
+    cosine: float = 0.0
+    topic: float = 0.0
     parent: float = 0.0
 
     def vector(self) -> np.ndarray:
