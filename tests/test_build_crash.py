@@ -15,7 +15,7 @@ from hierograph.curation import corrections as C
 from hierograph.graph.factory import open_store
 
 from .correction_checks import Snapshot, broken_promises
-from .test_corrections_hold import copy_of, leaves_by_size
+from .test_corrections_hold import copy_of, correct_four_ways
 
 # Runs the real build in a child process that kills itself with SIGKILL at the chosen point.
 CHILD = textwrap.dedent(
@@ -60,12 +60,7 @@ def test_a_build_killed_at_any_point_leaves_a_tree_with_its_corrections(
 ):
     store, settings = copy_of(built_corpus, kind, tmp_path / "home", embedding_cache)
     try:
-        big, other, *rest = leaves_by_size(store)
-        state = C.TreeState.from_store(store)
-        C.move_paper(store, state.direct_papers(big)[0], big, other)
-        C.rename_topic(store, rest[0], "Named by a person")
-        C.split_topic(store, big, state.direct_papers(big)[1:3], label="Split off")
-        C.merge_topics(store, rest[-1], other)
+        correct_four_ways(store)
         live = Snapshot.of(store)
         last_build = store.get_meta("last_build")
     finally:

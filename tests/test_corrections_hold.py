@@ -52,6 +52,16 @@ def leaves_by_size(store: GraphStore) -> list[str]:
     return sorted(state.leaves(), key=lambda t: (-len(state.direct_papers(t)), t))
 
 
+def correct_four_ways(store: GraphStore) -> None:
+    """A move, a rename, a split and a merge on the built tree, as a reviewer would make them."""
+    big, other, *rest = leaves_by_size(store)
+    state = C.TreeState.from_store(store)
+    C.move_paper(store, state.direct_papers(big)[0], big, other)
+    C.rename_topic(store, rest[0], "Named by a person")
+    C.split_topic(store, big, state.direct_papers(big)[1:3], label="Split off")
+    C.merge_topics(store, rest[-1], other)
+
+
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_newcomer_scenario_every_correction_holds_through_three_rebuilds(
     built_corpus, tmp_path, embedding_cache, kind

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from hierograph.curation import corrections as C
 from hierograph.graph.store import GraphStore
 from hierograph.ingest.tabular import parse_jsonl
 from hierograph.jobs.build import build_hierarchy
@@ -13,7 +12,7 @@ from hierograph.settings import Settings
 
 from .conftest import SHARED_ARXIV, seeded_home
 from .stores import BACKENDS, open_empty_store
-from .test_corrections_hold import copy_of, leaves_by_size
+from .test_corrections_hold import copy_of, correct_four_ways
 
 Tree = tuple[frozenset, frozenset]
 
@@ -41,12 +40,7 @@ def test_rebuilding_the_supplied_corpus_with_corrections_changes_nothing(
 ):
     store, settings = copy_of(built_corpus, kind, tmp_path / "home", embedding_cache)
     try:
-        big, other, *rest = leaves_by_size(store)
-        state = C.TreeState.from_store(store)
-        C.move_paper(store, state.direct_papers(big)[0], big, other)
-        C.rename_topic(store, rest[0], "Named by a person")
-        C.split_topic(store, big, state.direct_papers(big)[1:3], label="Split off")
-        C.merge_topics(store, rest[-1], other)
+        correct_four_ways(store)
         first = build(store, settings)
         second = build(store, settings)
         assert first == second, differences(first, second)
