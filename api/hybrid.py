@@ -83,7 +83,9 @@ class HybridFinder:
         n = self.candidates
         fused = fuse([index.semantic(query, n), self.fulltext(description, n)], self.rrf_k)
         ids = sorted(fused, key=lambda p: (-fused[p], p))[:n]
-        relevance = index.topic_relevance(query, self.centroid_weight)
+        touched = {t for pid in ids for t in index.paper_topics.get(pid, [])}
+        touched |= {p for t in touched if (p := index.topics[t].parent) is not None}
+        relevance = index.topic_relevance(query, self.centroid_weight, touched)
         rows, best_topics = [], []
         for pid in ids:
             vec = index.paper_vec.get(pid)

@@ -134,7 +134,8 @@ def _semantic(ctx: ApiContext, vector: np.ndarray, n: int, allowed: set[str] | N
         return ctx.tree_index().semantic(unit.astype(np.float32), n)
     # Within a topic or method the candidates are known: rank them all exactly, so a filter
     # never hides a paper that the global top-n happened to miss.
-    stored = ctx.store.get_embeddings(sorted(allowed))
+    with ctx.lock:
+        stored = ctx.store.get_embeddings(sorted(allowed))
     if not stored:
         return []
     ids = list(stored)
@@ -146,15 +147,11 @@ def _semantic(ctx: ApiContext, vector: np.ndarray, n: int, allowed: set[str] | N
 
 
 def hybrid_ranking(ctx: ApiContext, query: str, allowed: set[str] | None = None) -> Ranked:
-    """Vector and full-text candidates fused by reciprocal rank."""
+    """Vector and full-text candidates (both ranked within `allowed` when given) fused by
+    reciprocal rank. Only store reads take the lock, so concurrent requests overlap."""
     n = ctx.settings.api_search_candidates
-    with ctx.lock:
-        vector = ctx.embed(query)
-        semantic = _semantic(ctx, vector, n, allowed)
-        # A filter keeps only part of the full-text hits: ask for more so enough survive.
-        text = ctx.store.fulltext_search(query, n if allowed is None else 4 * n)
-    if allowed is not None:
-        text = [h for h in text if h[0] in allowed][:n]
+    semantic = _semantic(ctx, ctx.embed(query), n, allowed)
+    text = ctx.text_index().search(query, n, allowed)
     return rrf([semantic, text], ctx.settings.api_rrf_k)
 
 
@@ -217,10 +214,12 @@ def search_papers(
     key = _query_key(query, filters)
     after = decode_cursor(cursor, key) if cursor else None
     with ctx.lock:
-        ranked = hybrid_ranking(ctx, query, _allowed_ids(ctx, filters))
-        if after is not None:
-            ranked = [r for r in ranked if (-r[1], r[0]) > (-after[0], after[1])]
-        page: list[tuple[Paper, float]] = []
+        allowed = _allowed_ids(ctx, filters)
+    ranked = hybrid_ranking(ctx, query, allowed)
+    if after is not None:
+        ranked = [r for r in ranked if (-r[1], r[0]) > (-after[0], after[1])]
+    page: list[tuple[Paper, float]] = []
+    with ctx.lock:
         # Filters on paper fields are checked lazily, so only about a page of papers is read.
         for pid, score in ranked:
             paper = ctx.store.get_paper(pid)
@@ -228,10 +227,10 @@ def search_papers(
                 page.append((paper, score))
                 if len(page) > limit:
                     break
-        hits = [
-            SearchHit(id=p.id, title=p.title, score=s, topic_paths=topic_paths(ctx, p.id))
-            for p, s in page[:limit]
-        ]
+    hits = [
+        SearchHit(id=p.id, title=p.title, score=s, topic_paths=topic_paths(ctx, p.id))
+        for p, s in page[:limit]
+    ]
     more = len(page) > limit
     next_cursor = encode_cursor(key, hits[-1].score, hits[-1].id) if more else None
     return SearchPage(results=hits, next_cursor=next_cursor)
@@ -410,7 +409,7 @@ def make_finder(
         return HybridFinder(
             ctx.tree_index,
             ctx.embed,
-            ctx.store.fulltext_search,
+            lambda text, n: ctx.text_index().search(text, n),
             default_blend_of(ctx.settings),
             candidates=ctx.settings.finder_candidates,
             rrf_k=ctx.settings.api_rrf_k,
@@ -435,14 +434,16 @@ def find(
 ) -> FindResponse:
     if not description.strip():
         raise InvalidInput("description is empty; describe the paper in a sentence or two")
+    # The finders read the indexes and the query encoder, not the store: no lock (an LLM
+    # ranker's calls would otherwise hold every other request up as well).
+    result = make_finder(ctx, strategy, llm).find(description, k)
     with ctx.lock:
-        result = make_finder(ctx, strategy, llm).find(description, k)
-        hits = []
-        for pid, score in result.hits:
-            paper = ctx.store.get_paper(pid)
-            if paper is not None:
-                paths = topic_paths(ctx, pid)
-                hits.append(SearchHit(id=pid, title=paper.title, score=score, topic_paths=paths))
+        found = [(ctx.store.get_paper(pid), score) for pid, score in result.hits]
+    hits = [
+        SearchHit(id=p.id, title=p.title, score=score, topic_paths=topic_paths(ctx, p.id))
+        for p, score in found
+        if p is not None
+    ]
     return FindResponse(
         results=hits,
         path=[TopicRef(id=t.id, label=t.label) for t in result.path],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +54,7 @@ class TreeIndex:
     label_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     paper_topics: dict[str, list[str]] = field(default_factory=dict)  # best assignment first
     row_of: dict[str, int] = field(default_factory=dict)  # paper id → row of paper_matrix
+    topic_row: dict[str, int] = field(default_factory=dict)  # topic id → row of the matrices
     _subtree_rows: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,6 +63,7 @@ class TreeIndex:
             self.paper_matrix = np.stack([self.paper_vec[p] for p in self.paper_ids])
         self.row_of = {p: i for i, p in enumerate(self.paper_ids)}
         self.topic_ids = sorted(self.topics)
+        self.topic_row = {t: i for i, t in enumerate(self.topic_ids)}
         dim = self.paper_matrix.shape[1] if self.paper_ids else 0
         if not dim and self.label_vec:
             dim = len(next(iter(self.label_vec.values())))
@@ -147,14 +149,20 @@ class TreeIndex:
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(self.paper_ids[i], float(sims[i])) for i in top]
 
-    def topic_relevance(self, query: np.ndarray, centroid_weight: float) -> dict[str, float]:
-        """Every topic's `EmbeddingRanker` score against a unit query, in one matrix product."""
-        if not self.topic_ids:
+    def topic_relevance(
+        self, query: np.ndarray, centroid_weight: float, topic_ids: Iterable[str] | None = None
+    ) -> dict[str, float]:
+        """The `EmbeddingRanker` score against a unit query of every topic, or of `topic_ids`
+        only (a request's candidates touch a few dozen topics of thousands), in one product."""
+        ids = self.topic_ids if topic_ids is None else sorted(set(topic_ids) & self.topics.keys())
+        if not ids:
             return {}
-        has_c = np.array([t in self.centroid for t in self.topic_ids])
-        has_l = np.array([t in self.label_vec for t in self.topic_ids])
+        rows = np.array([self.topic_row[t] for t in ids], dtype=np.int64)
+        has_c = np.array([t in self.centroid for t in ids])
+        has_l = np.array([t in self.label_vec for t in ids])
         wc = np.where(has_c, centroid_weight, 0.0)
         wl = np.where(has_l, 1 - centroid_weight, 0.0)
         total = np.maximum(wc + wl, 1e-12)
-        score = (wc * (self.centroid_matrix @ query) + wl * (self.label_matrix @ query)) / total
-        return dict(zip(self.topic_ids, score.tolist(), strict=True))
+        centroid, label = self.centroid_matrix[rows] @ query, self.label_matrix[rows] @ query
+        score = (wc * centroid + wl * label) / total
+        return dict(zip(ids, score.tolist(), strict=True))

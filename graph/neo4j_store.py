@@ -293,6 +293,11 @@ class Neo4jStore(Neo4jMethodGraph, Neo4jLayout, GraphStore):
         )
         return [(r["id"], float(r["score"])) for r in rows]
 
+    def change_token(self) -> object | None:
+        # Neo4j Community exposes no committed-transaction counter to a client query, so
+        # readers re-read (the API server's tree signature, about 10 ms on 9k papers).
+        return None
+
     # --- hierarchy ---
     def replace_hierarchy(
         self, hierarchy: Hierarchy, meta: Mapping[str, str] | None = None

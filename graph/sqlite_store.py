@@ -227,6 +227,12 @@ class SqliteStore(GraphStore):
         )
         return [(pid, -float(rank)) for pid, rank in rows]
 
+    def change_token(self) -> object | None:
+        # data_version moves when another connection commits; total_changes counts this
+        # connection's own writes. Together: any write, read in microseconds.
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        return (version, self._db.total_changes)
+
     # --- hierarchy ---
     def replace_hierarchy(
         self, hierarchy: Hierarchy, meta: Mapping[str, str] | None = None

@@ -95,6 +95,12 @@ class GraphStore(ABC):
     def fulltext_search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         """Top-k papers matching `query` in title or abstract, best first (score: higher=better)."""
 
+    def change_token(self) -> object | None:
+        """A value that differs after any committed write to the store, from this handle or
+        another process; None when the backend cannot tell cheaply (then a reader re-reads
+        what it depends on). Cheap enough to call on every request."""
+        return None
+
     # --- hierarchy ---
     @abstractmethod
     def replace_hierarchy(

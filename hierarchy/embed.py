@@ -317,6 +317,22 @@ class Embedder:
             self._model = model
         return self._model
 
+    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit float32 vectors straight from the model, one forward pass per call: no disk
+        cache and no progress bar (queries, which are not worth keeping on disk)."""
+        model = self._load()
+        vectors = model.encode(
+            list(texts),
+            batch_size=max(1, len(texts)),
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if resolve_precision(self.precision, pick_device(self.device)) != "fp32":
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors
+
     @property
     def batch_size_(self) -> int:
         """The batch size in use: the configured one, or on CUDA the largest found to fit."""

@@ -337,6 +337,17 @@ class Settings(BaseSettings):
         description="Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed "
         '(e.g. ["127.0.0.1"] behind a local nginx); empty: proxy headers are ignored.',
     )
+    api_query_workers: int = Field(
+        0,
+        ge=0,
+        description="Threads that embed queries, each on one core; 0 = one per physical core.",
+    )
+    api_query_batch: int = Field(
+        16, ge=1, description="Most queries embedded in one forward pass (concurrent requests)."
+    )
+    api_query_cache: int = Field(
+        1024, ge=0, description="Query embeddings remembered in memory (repeats, paging)."
+    )
     mcp_max_results: int = Field(10, ge=1, le=50, description="Most items one MCP tool returns.")
     mcp_abstract_chars: int = Field(
         800, ge=100, description="MCP tools cut abstracts here so an agent's context stays small."

@@ -7,9 +7,11 @@ import sqlite3
 import numpy as np
 import pytest
 
+from hierograph.graph.factory import open_store
 from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, PaperSummary, Topic
 from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError
 from hierograph.graph.sync import copy_graph
+from hierograph.settings import load_settings
 
 from .stores import BACKENDS, open_empty_store
 
@@ -186,6 +188,28 @@ def test_fulltext_search(store):
     assert {i for i, _ in ranked} == ids
     assert store.fulltext_search('( " *', k=5) == []
     assert store.fulltext_search("zebra", k=5) == []
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_change_token_moves_with_every_write_from_any_handle(kind, tmp_path):
+    home = tmp_path / kind
+    store = open_empty_store(kind, home)
+    other = open_store(load_settings(home=home, store=kind))
+    try:
+        before = store.change_token()
+        if before is None:  # a backend that cannot tell says so, always
+            store.upsert_papers(papers(3))
+            assert store.change_token() is None
+            return
+        assert store.change_token() == before  # reading changes nothing
+        store.upsert_papers(papers(3))
+        mine = store.change_token()
+        assert mine != before
+        other.upsert_topics([Topic(id="root", label="All", level=0, size=3)])
+        assert store.change_token() != mine  # another handle's commit is seen too
+    finally:
+        other.close()
+        store.close()
 
 
 def test_corrections_log_is_append_only(store):

@@ -181,10 +181,16 @@ def invalidate() -> None:
         fn.clear()
 
 
-def api_context() -> ApiContext:
-    """The agent API's context over this browser's store, lock and embedder, so Search runs
-    the API's own query code (api/queries.py) rather than a second copy of it."""
+@st.cache_resource(show_spinner=False)
+def _api_context(key: str, _h: Handle, _embedder: Embedder) -> ApiContext:
     from hierograph.api.context import ApiContext
 
+    return ApiContext(settings=_h.settings, store=_h.store, embedder=_embedder, lock=_h.lock)
+
+
+def api_context() -> ApiContext:
+    """The agent API's context over this browser's store, lock and embedder, so Search runs
+    the API's own query code (api/queries.py) rather than a second copy of it. One per store,
+    kept: its indexes follow the store's changes, and its query encoder's threads live once."""
     h = handle()
-    return ApiContext(settings=h.settings, store=h.store, embedder=embedder(), lock=h.lock)
+    return _api_context(_key(h.settings), h, embedder())

@@ -1,0 +1,112 @@
+"""The API's per-request query path: the in-memory BM25 index and the batching query encoder."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hierograph.api.query_encoder import QueryEncoder
+from hierograph.api.text_index import TextIndex
+from hierograph.graph.models import Paper
+from hierograph.hierarchy.embed import Embedder
+
+
+def paper(pid: str, title: str, abstract: str) -> Paper:
+    return Paper(id=pid, title=title, abstract=abstract)
+
+
+PAPERS = [
+    paper("p3", "Aligning language models with human feedback", "We align chat models."),
+    paper("p1", "Jailbreak attacks on chatbots", "Jailbreaking prompts bypass safety filters."),
+    paper("p2", "DNA sequence alignment", "Aligners for genome reads."),
+    paper("p4", "Reward hacking", "Policies exploit reward models."),
+    paper("p5", "Untitled", ""),
+]
+
+
+def test_bm25_folds_word_forms_and_drops_stopwords():
+    index = TextIndex.from_papers(PAPERS)
+    assert len(index) == 5
+    # "alignment" meets "Aligning"/"align" (stemmed): both alignment papers, nothing else.
+    hits = index.search("the alignment of models", 10)
+    assert {pid for pid, _ in hits} >= {"p3", "p2"}
+    assert hits[0][0] == "p3"  # "models" is only in p3 and p4
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert all(s > 0 for _, s in hits)
+    assert index.search("jailbreaks", 10)[0][0] == "p1"
+    assert index.search("the of and with", 10) == []  # stopwords only
+    assert index.search("zebra", 10) == []
+
+
+def test_bm25_filter_is_exact_and_ties_break_by_id():
+    twins = [paper(f"t{i}", "Reward hacking", "Reward hacking, reward hacking.") for i in (3, 1, 2)]
+    index = TextIndex.from_papers([*twins, *PAPERS])
+    top = index.search("reward hacking", 3)
+    assert [pid for pid, _ in top] == ["t1", "t2", "t3"]  # equal scores: by id
+    # p4 ranks after the twins globally; within `allowed` it is found whatever n is.
+    assert index.search("reward hacking", 1, allowed={"p4", "p2"}) == [
+        ("p4", pytest.approx(index.search("reward hacking", 10, allowed={"p4"})[0][1]))
+    ]
+    assert TextIndex.from_papers([]).search("reward", 5) == []
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder(show_progress=False)
+
+
+def test_concurrent_queries_are_batched_and_equal_the_builds_vectors(embedder):
+    texts = [f"query number {i} about reward models" for i in range(8)]
+    release = threading.Event()
+    calls: list[int] = []
+
+    def gated(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            release.wait(30)  # hold the worker so the other seven queue up
+        return embedder.encode_uncached(batch)
+
+    encoder = QueryEncoder(gated, workers=1, max_batch=16, cache_size=0)
+    out: dict[int, np.ndarray] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: out.update({i: encoder(texts[i])})) for i in range(8)
+    ]
+    threads[0].start()
+    while not calls:
+        time.sleep(0.01)
+    for t in threads[1:]:
+        t.start()
+    while encoder._queue.qsize() < 7:
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join(30)
+    encoder.close()
+    assert calls == [1, 7]  # the seven waiting queries went in one forward pass
+    expected = Embedder(show_progress=False).encode(texts)
+    got = np.stack([out[i] for i in range(8)])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_repeats_come_from_memory_and_failures_reach_every_caller(embedder):
+    encoder = QueryEncoder(embedder.encode_uncached, workers=2, cache_size=2)
+    first = encoder("reward hacking")
+    assert encoder.batches_ == 1
+    assert encoder("reward hacking") is first  # from the LRU, no forward pass
+    encoder("a")
+    encoder("b")  # evicts the oldest entry (the cache holds 2)
+    encoder("reward hacking")
+    assert encoder.batches_ == 4
+    encoder.close()
+
+    def broken(batch):
+        raise RuntimeError("model gone")
+
+    failing = QueryEncoder(broken, workers=1)
+    with pytest.raises(RuntimeError, match="model gone"):
+        failing("anything")
+    failing.close()
