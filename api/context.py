@@ -68,7 +68,9 @@ class ApiContext:
                 papers = self.store.paper_count()
                 # Corrections move papers between topics, not their words: keep the text index.
                 if self._text is None or papers != self._text_papers:
-                    self._text = TextIndex.from_papers(self.store.iter_papers())
+                    self._text = TextIndex.from_papers(
+                        self.store.iter_papers(), self.settings.api_title_weight
+                    )
                     self._text_papers = papers
             self._token = token
             return self._index

@@ -13,7 +13,7 @@ The weights are tuned on the find sets by bench/bench_find.py; one default serve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,13 +37,23 @@ class Blend:
         return np.array([self.fused, self.cosine, self.topic, self.parent], dtype=np.float64)
 
 
-def fuse(rankings: list[Ranked], k: int) -> dict[str, float]:
-    """Reciprocal rank fusion scaled to [0, 1]: 1.0 is rank 1 in every list."""
+def rrf_scores(
+    rankings: list[Ranked], k: int, weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Weighted reciprocal rank fusion: each list adds weight/(k + rank) to a paper."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, (pid, _) in enumerate(ranking, 1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
-    top = len(rankings) / (k + 1)
+            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
+    return scores
+
+
+def fuse(
+    rankings: list[Ranked], k: int, weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Reciprocal rank fusion scaled to [0, 1]: 1.0 is rank 1 in every list."""
+    scores = rrf_scores(rankings, k, weights)
+    top = sum(weights or [1.0] * len(rankings)) / (k + 1)
     return {pid: s / top for pid, s in scores.items()}
 
 
@@ -71,7 +81,8 @@ class HybridFinder:
     fulltext: Callable[[str, int], Ranked]
     blend: Blend = field(default_factory=Blend)
     candidates: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 5
+    dense_weight: float = 0.5  # the vector list's weight in the fusion; full text counts 1
     centroid_weight: float = 0.7
     strategy: str = field(default="hybrid", init=False)
 
@@ -81,7 +92,8 @@ class HybridFinder:
         query = np.asarray(self.embed(description), dtype=np.float32)
         query = query / max(float(np.linalg.norm(query)), 1e-12)
         n = self.candidates
-        fused = fuse([index.semantic(query, n), self.fulltext(description, n)], self.rrf_k)
+        lists = [index.semantic(query, n), self.fulltext(description, n)]
+        fused = fuse(lists, self.rrf_k, [self.dense_weight, 1.0])
         ids = sorted(fused, key=lambda p: (-fused[p], p))[:n]
         touched = {t for pid in ids for t in index.paper_topics.get(pid, [])}
         touched |= {p for t in touched if (p := index.topics[t].parent) is not None}

@@ -24,7 +24,7 @@ from hierograph.api.finder import (
     Ranked,
     TreeFinder,
 )
-from hierograph.api.hybrid import Blend, HybridFinder
+from hierograph.api.hybrid import Blend, HybridFinder, rrf_scores
 from hierograph.api.models import (
     ChildTopic,
     CodeAnswer,
@@ -92,13 +92,10 @@ class SearchFilters:
         return {k: str(v) if v is not None else None for k, v in asdict(self).items()}
 
 
-def rrf(rankings: list[Ranked], k: int) -> Ranked:
-    """Reciprocal rank fusion: each list adds 1/(k + rank); ties broken by id, so the order
-    (and with it every cursor) is deterministic."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, (pid, _) in enumerate(ranking, 1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+def rrf(rankings: list[Ranked], k: int, weights: list[float] | None = None) -> Ranked:
+    """Weighted reciprocal rank fusion (each list adds weight/(k + rank)); ties broken by id,
+    so the order (and with it every cursor) is deterministic."""
+    scores = rrf_scores(rankings, k, weights)
     return sorted(scores.items(), key=lambda s: (-s[1], s[0]))
 
 
@@ -152,7 +149,7 @@ def hybrid_ranking(ctx: ApiContext, query: str, allowed: set[str] | None = None)
     n = ctx.settings.api_search_candidates
     semantic = _semantic(ctx, ctx.embed(query), n, allowed)
     text = ctx.text_index().search(query, n, allowed)
-    return rrf([semantic, text], ctx.settings.api_rrf_k)
+    return rrf([semantic, text], ctx.settings.api_rrf_k, [ctx.settings.api_dense_weight, 1.0])
 
 
 def _passes(paper: Paper, filters: SearchFilters) -> bool:
@@ -413,6 +410,7 @@ def make_finder(
             default_blend_of(ctx.settings),
             candidates=ctx.settings.finder_candidates,
             rrf_k=ctx.settings.api_rrf_k,
+            dense_weight=ctx.settings.api_dense_weight,
             centroid_weight=ctx.settings.finder_centroid_weight,
         )
     embedding: EmbeddingRanker | ExemplarRanker = EmbeddingRanker(

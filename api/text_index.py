@@ -40,9 +40,10 @@ class Analyzer:
         return self._stemmer.stemWords(words)
 
 
-def paper_text(paper: Paper) -> str:
-    """What the full-text index holds of a paper."""
-    return f"{paper.title}. {paper.abstract}"
+def paper_text(paper: Paper, title_weight: int = 1) -> str:
+    """What the full-text index holds of a paper: the title `title_weight` times (a title
+    word says more about the paper than an abstract word), then the abstract."""
+    return ". ".join([paper.title] * title_weight + [paper.abstract])
 
 
 @dataclass
@@ -55,13 +56,16 @@ class TextIndex:
     analyzer: Analyzer = field(default_factory=Analyzer)
 
     @classmethod
-    def from_papers(cls, papers: Iterable[Paper]) -> TextIndex:
+    def from_papers(cls, papers: Iterable[Paper], title_weight: int = 1) -> TextIndex:
         """Index papers as they stream past; ids are kept sorted so ties break by id."""
         analyzer = Analyzer()
         vocab: dict[str, int] = {}
         docs: list[tuple[str, list[int]]] = []
         for paper in papers:
-            ids = [vocab.setdefault(t, len(vocab)) for t in analyzer.terms(paper_text(paper))]
+            ids = [
+                vocab.setdefault(t, len(vocab))
+                for t in analyzer.terms(paper_text(paper, title_weight))
+            ]
             docs.append((paper.id, ids))
         docs.sort(key=lambda d: d[0])
         if not docs:

@@ -117,11 +117,12 @@ def strategies(ctx: ApiContext, blend: Blend | None) -> list[tuple[str, queries.
         tuned = HybridFinder(
             ctx.tree_index,
             ctx.embed,
-            ctx.store.fulltext_search,
+            lambda text, n: ctx.text_index().search(text, n),
             blend,
-            hybrid.candidates,
-            hybrid.rrf_k,
-            hybrid.centroid_weight,
+            candidates=hybrid.candidates,
+            rrf_k=hybrid.rrf_k,
+            dense_weight=hybrid.dense_weight,
+            centroid_weight=hybrid.centroid_weight,
         )
         out.append((f"hybrid (tuned {blend.cosine}/{blend.topic}/{blend.parent})", tuned))
     centroid = EmbeddingRanker(s.finder_centroid_weight)
