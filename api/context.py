@@ -97,6 +97,16 @@ def llm_client(settings: Settings) -> LlmClient | None:
     return client_from_settings(settings)
 
 
+def one_thread_per_request() -> None:
+    """For a server process: its parallelism is its concurrent requests, so BLAS and OpenMP
+    run each request's arithmetic on one thread. Their own pools would spin against the
+    other requests' threads (8 clients on 2 cores: twice the throughput, half the CPU per
+    request). Not for a process that also builds: UMAP and clustering want every core."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def open_context(settings: Settings, warm: bool = True) -> ApiContext:
     """Open the configured store and embedder; `warm` loads the model now, so the first
     request is not the one that waits for it."""

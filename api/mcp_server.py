@@ -17,7 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from hierograph.api import queries
-from hierograph.api.context import ApiContext, open_context
+from hierograph.api.context import ApiContext, one_thread_per_request, open_context
 from hierograph.api.models import (
     MAX_CURSOR_CHARS,
     MAX_DESCRIPTION_CHARS,
@@ -134,6 +134,7 @@ def run_mcp(
     host: str = "127.0.0.1",
     port: int = 8001,
 ) -> None:
+    one_thread_per_request()
     server = create_mcp_server(settings)
     if transport == "stdio":
         server.run("stdio")

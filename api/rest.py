@@ -29,7 +29,7 @@ from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hierograph.api import queries
-from hierograph.api.context import ApiContext, open_context
+from hierograph.api.context import ApiContext, one_thread_per_request, open_context
 from hierograph.api.guard import BodyLimit, BodyTooLarge, loggable_target, uvicorn_options
 from hierograph.api.models import (
     MAX_CURSOR_CHARS,
@@ -327,5 +327,7 @@ def server_config(
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
+
+    one_thread_per_request()
 
     uvicorn.Server(server_config(settings, host, port)).run()
