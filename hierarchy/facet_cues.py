@@ -69,7 +69,7 @@ MODALITY_RULES: list[Rule] = [
             r"|object detection|detector|3d|point clouds?|scenes?|photos?\w*|mri|ct scans?"
             r"|x-rays?|radiolog\w+|diffusion models?|super-resolution|gaussian splatting"
             r"|depth estimation|optical flow|rendering|convolutional|vits?|yolo\w*|clip"
-            r"|mesh(?:es)?|egocentric|histopatholog\w*|whole[- ]slide|remote sensing)\b"
+            r"|mesh(?:es)?|egocentric|histopatholog\w*)\b"
         ),
         1.0,
     ),
