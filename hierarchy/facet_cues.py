@@ -45,9 +45,11 @@ MODALITY_RULES: list[Rule] = [
     (
         "vision-language",
         _rx(
-            r"\b(vision[- ]language|l?vlms?|mllms?|lmms?|multi-?modal large language models?"
-            r"|visual question answering|vqa|image caption\w*|captioning|visual instruction"
-            r"|vision[- ]language[- ]action|vlas?|image-text|video-?llms?|visual grounding)\b"
+            # "vision-language-action" is matched by "vision[- ]language" (its prefix).
+            r"\b(vision[- ]language|l?vlms?|mllms?|lmms?"
+            r"|multi-?modal (?:large language |reasoning )?models?|visual question answering"
+            r"|vqa|image caption\w*|captioning|visual instruction|vlas?|image-text|video-?llms?"
+            r"|visual grounding|vision and language|language and vision|memes?)\b"
         ),
         2.0,
     ),
@@ -66,7 +68,8 @@ MODALITY_RULES: list[Rule] = [
             r"\b(images?|imaging|visual(?:ly)?|vision|videos?|pixels?|camera|segmentation"
             r"|object detection|detector|3d|point clouds?|scenes?|photos?\w*|mri|ct scans?"
             r"|x-rays?|radiolog\w+|diffusion models?|super-resolution|gaussian splatting"
-            r"|depth estimation|optical flow|rendering|convolutional|vits?|yolo\w*|clip)\b"
+            r"|depth estimation|optical flow|rendering|convolutional|vits?|yolo\w*|clip"
+            r"|mesh(?:es)?|egocentric|histopatholog\w*)\b"
         ),
         1.0,
     ),
@@ -86,7 +89,7 @@ MODALITY_RULES: list[Rule] = [
             r"\b(robot\w*|locomotion|molecul\w+|proteins?|eeg|fmri|genom\w+|dna|rna"
             r"|time[- ]series|tabular|graph neural networks?|wireless|antenna\w*"
             r"|power (?:grid|system)s?|physics|chemi\w+|crystal\w*|traffic"
-            r"|autonomous driving|drones?|uav\w*|lidar|embodied)\b"
+            r"|autonomous driving|drones?|uav\w*|lidar|embodied|mimo)\b"
         ),
         1.5,
     ),
@@ -225,7 +228,10 @@ def decide_modality(cues: dict[str, float]) -> tuple[str, float] | None:
     """A modality when the cues say it clearly, else None (the embedding classifier then
     decides, or nothing). Vision-language needs its own terms (a VLM, VQA, captioning), not
     vision words beside text words: image papers mention prompts, tokens and reasoning too,
-    and a vision paper that names a VLM in passing is still a vision paper."""
+    and a vision paper that names a VLM in passing is still a vision paper. A paper with strong
+    evidence of both sound and images, neither more than twice the other (audio-visual
+    models, talking faces), has no single modality: "several", which is no facet value; the
+    classifier stores nothing for it and does not let neighbours fill it in."""
     speech, other = cues.get("speech", 0.0), cues.get("other", 0.0)
     both = cues.get("vision-language", 0.0)
     vision = cues.get("vision", 0.0) + both
@@ -233,6 +239,8 @@ def decide_modality(cues: dict[str, float]) -> tuple[str, float] | None:
     total = speech + vision + text + other
     # One kind of evidence alone may be weaker than mixed evidence that one kind leads.
     floor = 2 if sum(v > 0 for v in cues.values()) == 1 else 3
+    if speech >= 4 and vision >= 4 and 0.5 * speech <= vision <= 2 * speech:
+        return "several", (speech + vision) / total
     if total < floor:
         return None
     if speech >= 4 and speech >= 0.5 * max(vision, text + both):

@@ -195,3 +195,57 @@ def test_modality_cues_read_acronyms_and_vlm_terms_in_context():
         "We attack VLMs with images that encode harmful instructions.",
     )
     assert modality(*about_vlms) == "vision-language"
+
+
+def test_a_paper_on_sound_and_images_together_gets_no_single_modality(tmp_path):
+    """Multi-modality: an audio-visual paper is neither speech nor vision; the facet holds one
+    value, so it is unknown, and the classifier stores none (a paper on speech that shows a
+    spectrogram image stays speech)."""
+    from hierograph.hierarchy.facet_cues import cue_scores, decide_modality
+
+    audio_visual = (
+        "Audio-visual intelligence in large foundation models",
+        "We review audio-visual models that hear speech and see video frames: audio-visual "
+        "speech recognition, talking-face video generation and sound source localization.",
+    )
+    assert decide_modality(cue_scores("modality", *audio_visual))[0] == "several"  # type: ignore[index]
+    embed = make_embedder(Settings(home=tmp_path), False).encode
+    paper = Paper(id="av", title=audio_visual[0], abstract=audio_visual[1])
+    facets = EmbeddingFacetClassifier(embed).fit().predict([paper], embed([paper.text()]))
+    assert [f.dimension for f in facets if f.dimension == "modality"] == []
+    speech = (
+        "Streaming speech recognition",
+        "An ASR model for spoken audio; its spectrogram image is shown in a figure.",
+    )
+    assert decide_modality(cue_scores("modality", *speech))[0] == "speech"  # type: ignore[index]
+
+
+def test_undecided_papers_take_the_value_their_cue_decided_neighbours_agree_on():
+    """An undecided paper inside a group of papers the cues called "text" is text; one between
+    a text group and a vision group stays unknown; a paper the cues found to be on several
+    modalities gets none and casts no vote; too few decided papers, and no one votes."""
+    from hierograph.graph.models import Facet
+    from hierograph.hierarchy.facets import MIN_NEIGHBOUR_PAPERS, neighbour_votes
+
+    rng = np.random.default_rng(0)
+    text_axis, vision_axis = np.eye(8)[0], np.eye(8)[1]
+    n = MIN_NEIGHBOUR_PAPERS
+    vectors = [text_axis + 0.05 * rng.standard_normal(8) for _ in range(n)]
+    vectors += [vision_axis + 0.05 * rng.standard_normal(8) for _ in range(n)]
+    vectors += [text_axis + 0.1 * vision_axis, text_axis + vision_axis, text_axis]
+    X = np.stack(vectors) / np.linalg.norm(vectors, axis=1, keepdims=True)
+    papers = [Paper(id=f"p{i}", title="t", abstract="a") for i in range(len(X))]
+
+    def rule(i: int, value: str) -> Facet:
+        return Facet(paper_id=f"p{i}", dimension="modality", value=value, score=0.9, origin="rule")
+
+    decided = [rule(i, "text") for i in range(n)] + [rule(n + i, "vision") for i in range(n)]
+    decided += [None, None, rule(2 * n + 2, "several")]
+    values = ["text", "vision", "vision-language", "speech", "other"]
+    out = neighbour_votes(papers, X, decided, "modality", values)
+    near_text, between, several = out[-3:]
+    assert near_text is not None and near_text.value == "text"
+    assert near_text.origin == "embedding" and near_text.score >= 0.8
+    assert between is None and several is decided[-1]
+    few = decided[: n // 2] + [None] * (len(X) - n // 2)
+    assert neighbour_votes(papers, X, few, "modality", values) == few
