@@ -365,8 +365,11 @@ class Settings(BaseSettings):
     finder_beam: int = Field(3, ge=1, le=20, description="Topics kept per level by the finder.")
     # Embedding ranker: weight of the centroid of a topic's papers against its label embedding.
     finder_centroid_weight: float = Field(0.7, ge=0, le=1)
+    # Exemplar routing beat centroid routing on every measure of the 9,262-paper tree: the
+    # navigation score 51.3% against 33.3% (300 papers), tree-strategy top-1 54.0% / 44.4%
+    # against 35.0% / 31.8% (keyword / realistic find sets), and it is faster (8 ms a route).
     finder_exemplars: int = Field(
-        0,
+        5,
         ge=0,
         le=100,
         description="Tree route: score a child by its N best-matching papers (0: by centroid).",
