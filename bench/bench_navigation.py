@@ -8,6 +8,11 @@ it is right when it ends in a leaf the paper sits in. Routers compared:
 - exemplar (paper included): the same with the paper in, as the tree finder meets a paper that
   is in the corpus (an upper bound, not a fair navigation score).
 
+- llm: with `--llm-n N` and an LLM configured (HIEROGRAPH_LLM, HIEROGRAPH_LLM_API_BASE, e.g.
+  the local server of `make bench-llm`), the tree finder's LLM ranker (exemplar routing,
+  leave-one-out, as its fallback) on the sample's first N papers, beside exemplar routing
+  alone on the same N.
+
 Writes bench/out/navigation.json and bench/out/navigation.html and prints a rich table.
 
     HIEROGRAPH_HOME=/tmp/bench-home python bench/bench_navigation.py --n 500
@@ -27,7 +32,13 @@ from rich.progress import track
 from rich.table import Table
 
 from hierograph.api.context import api_context
-from hierograph.api.finder import ChildRanker, EmbeddingRanker, ExemplarRanker, TreeFinder
+from hierograph.api.finder import (
+    ChildRanker,
+    EmbeddingRanker,
+    ExemplarRanker,
+    LlmRanker,
+    TreeFinder,
+)
 from hierograph.settings import load_settings
 
 OUT = Path(__file__).parent / "out"
@@ -39,6 +50,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500, help="papers routed (a fixed-seed sample)")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--exemplars", type=int, nargs="+", default=[5], help="top papers per child")
+    ap.add_argument("--llm-n", type=int, default=0, help="papers routed by the configured LLM")
     args = ap.parse_args()
     settings = load_settings(home=args.home)
     load_before = os.getloadavg()
@@ -58,23 +70,33 @@ def main() -> None:
         for m in args.exemplars:
             routers.append((f"exemplar top-{m} (leave-one-out)", ExemplarRanker(m), True))
             routers.append((f"exemplar top-{m} (paper included)", ExemplarRanker(m), False))
-        for label, ranker, leave_out in routers:
+        runs: list[tuple[str, ChildRanker, bool, list[str]]] = [(*r, sample) for r in routers]
+        if args.llm_n:
+            if ctx.llm is None:
+                raise SystemExit("--llm-n needs an LLM: set HIEROGRAPH_LLM (and _API_BASE)")
+            few = sample[: args.llm_n]
+            runs.append(("exemplar top-5 (leave-one-out)", ExemplarRanker(5), True, few))
+            llm = LlmRanker(ctx.llm, ExemplarRanker(5))
+            runs.append((f"LLM {settings.llm} (exemplar fallback)", llm, True, few))
+        for label, ranker, leave_out, papers in runs:
             finder = TreeFinder(ctx.tree_index, ctx.embed, ranker, beam=1)
             right, start = 0, time.perf_counter()
-            for pid in track(sample, description=label, transient=True):
-                if isinstance(ranker, ExemplarRanker):
-                    ranker.exclude = {pid} if leave_out else set()
+            for pid in track(papers, description=label, transient=True):
+                exemplar = ranker.fallback if isinstance(ranker, LlmRanker) else ranker
+                if isinstance(exemplar, ExemplarRanker):
+                    exemplar.exclude = {pid} if leave_out else set()
                 result = finder.find(queries[pid], 1)
                 right += bool(result.path) and result.path[-1].id in index.paper_topics[pid]
             seconds = time.perf_counter() - start
-            rows.append(
-                {
-                    "router": label,
-                    "papers": len(sample),
-                    "score": right / len(sample),
-                    "ms_per_paper": 1000 * seconds / len(sample),
-                }
-            )
+            row = {
+                "router": label,
+                "papers": len(papers),
+                "score": right / len(papers),
+                "ms_per_paper": 1000 * seconds / len(papers),
+            }
+            if isinstance(ranker, LlmRanker):
+                row["fallbacks"] = ranker.fallbacks_
+            rows.append(row)
         leaves = sum(1 for t in index.children.values() if not t)
     load = os.getloadavg()
     table = Table(
