@@ -203,6 +203,14 @@ class Settings(BaseSettings):
     umap_fit_sample: int = Field(
         0, ge=0, description="Fit UMAP on this many random points, transform the rest (0: off)."
     )
+    umap_sample_above: int = Field(
+        30_000,
+        ge=0,
+        description="A UMAP of more papers than this (the map tree's corpus UMAP, the paper "
+        "map) is fitted on this many random papers and maps the rest with transform: at 100k "
+        "papers a whole fit takes most of a 30-minute build on 2 cores (0: always fit all; "
+        "umap_fit_sample, when set, decides for the tree).",
+    )
     # Subtrees are independent once their parent is split; they can grow in parallel.
     executor: Literal["serial", "process", "ray"] = Field(
         "serial", description="Where subtrees (and, with ray, embeddings) are computed."

@@ -137,6 +137,7 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
             settings.seed,
             low_memory=settings.umap_low_memory,
             fit_sample=settings.umap_fit_sample,
+            sample_above=settings.umap_sample_above,
             backend=backend,
         ),
         clusterer=HdbscanClusterer(
@@ -173,4 +174,5 @@ def make_map_layout(settings: Settings) -> MapLayout:
         min_dist=settings.map_min_dist,
         seed=settings.seed,
         place_neighbors=settings.map_place_neighbors,
+        sample_above=settings.umap_sample_above,
     )
