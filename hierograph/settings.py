@@ -407,6 +407,10 @@ class Settings(BaseSettings):
     def embedding_cache_path(self) -> Path:
         return self.home / "embeddings.sqlite"
 
+    def tag_cache_path(self) -> Path:
+        """Titles' part-of-speech tags for phrase labels, kept between builds."""
+        return self.home / "phrase-tags.sqlite"
+
     def rejects_path(self) -> Path:
         return self.home / "rejects.jsonl"
 

@@ -19,6 +19,7 @@ from hierograph.hierarchy.facets import EmbeddingFacetClassifier
 from hierograph.hierarchy.label import Label
 from hierograph.hierarchy.layout import MapLayout
 from hierograph.hierarchy.phrase_label import PhraseLabeler
+from hierograph.hierarchy.phrases import PhraseExtractor
 from hierograph.hierarchy.place import Placer
 from hierograph.hierarchy.tree import FixedShapeBuilder, Node, TreeBuilder
 from hierograph.llm.client import LlmClient
@@ -97,7 +98,11 @@ def phrase_labeler(settings: Settings, embedder: Embedder | None = None) -> Phra
     """Phrase labels; candidate phrases are embedded with the build's model (`embedder`, or
     one made from settings, loaded only when first used)."""
     embedder = embedder or make_embedder(settings, show_progress=False)
-    return PhraseLabeler(embedder.encode, n_keywords=settings.label_keywords)
+    return PhraseLabeler(
+        embedder.encode,
+        n_keywords=settings.label_keywords,
+        extractor=PhraseExtractor(tag_cache=settings.tag_cache_path()),
+    )
 
 
 def make_labeler(
