@@ -46,6 +46,7 @@ def main() -> None:
     from hierograph.jobs.components import make_map_layout, make_placer
 
     result: dict = {"load_avg_before": os.getloadavg(), "home": str(args.home)}
+    from hierograph.graph.ids import paper_id
     from hierograph.graph.sqlite_store import SqliteStore
     from hierograph.settings import load_settings
 
@@ -60,10 +61,10 @@ def main() -> None:
             if len(records) == args.new:
                 break
             record = json.loads(line)
-            if f"arxiv:{record['arxiv_id']}" in embedded:
+            if paper_id(record["arxiv_id"], record["title"]) in embedded:
                 records.append(record)
     del embedded
-    originals = [f"arxiv:{r['arxiv_id']}" for r in records]
+    originals = [paper_id(r["arxiv_id"], r["title"]) for r in records]
     new_file = Path(tempfile.mkdtemp(prefix="hg-refresh-scale-")) / "new.jsonl"
     with new_file.open("w", encoding="utf-8") as out:
         for r in records:
