@@ -142,7 +142,9 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
             settings.seed,
             low_memory=settings.umap_low_memory,
             fit_sample=settings.umap_fit_sample,
-            sample_above=settings.umap_sample_above,
+            # Only the map tree's one corpus UMAP: HDBSCAN (density mode) found almost no
+            # clusters on transformed points (docs/hierarchy.md, UMAP at scale).
+            sample_above=settings.umap_sample_above if settings.tree_mode == "map" else 0,
             backend=backend,
         ),
         clusterer=HdbscanClusterer(

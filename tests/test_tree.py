@@ -182,7 +182,9 @@ def test_backend_settings_reach_the_builder(tmp_path):
     builder = make_tree_builder(settings)
     assert builder.clusterer.impl == "sklearn"
     assert (builder.reducer.fit_sample, builder.reducer.low_memory) == (5000, False)
-    assert builder.reducer.sample_above == settings.umap_sample_above
+    assert builder.reducer.sample_above == settings.umap_sample_above  # the map tree
+    density = make_tree_builder(load_settings(home=tmp_path, tree_mode="density"))
+    assert density.reducer.sample_above == 0
     assert builder.dispatch_min_size == settings.executor_min_subtree
     auto = make_tree_builder(load_settings(home=tmp_path, hdbscan_fast_min_points=1000))
     assert auto.clusterer.impl == ("cuml" if cuml_usable() else "auto")
