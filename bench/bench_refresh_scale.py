@@ -40,21 +40,31 @@ def main() -> None:
 
     import numpy as np
 
-    from hierograph.graph.sqlite_store import SqliteStore
     from hierograph.hierarchy.layout import update_layout
     from hierograph.hierarchy.place import POOL_ID
     from hierograph.ingest.tabular import parse_jsonl
     from hierograph.jobs.components import make_map_layout, make_placer
-    from hierograph.settings import load_settings
 
     result: dict = {"load_avg_before": os.getloadavg(), "home": str(args.home)}
+    from hierograph.graph.ids import paper_id
+    from hierograph.graph.sqlite_store import SqliteStore
+    from hierograph.settings import load_settings
+
+    settings = load_settings(home=args.home, llm="none")
+    # Only records the store holds with a vector: copies that fell to ingest's duplicate
+    # check (bench_scale's copy ids) have none to perturb.
+    with SqliteStore(settings.db_path()) as store:
+        embedded = set(store.get_embeddings())
     records = []
     with (args.home / "corpus.jsonl").open(encoding="utf-8") as lines:
         for line in lines:
             if len(records) == args.new:
                 break
-            records.append(json.loads(line))
-    originals = [f"arxiv:{r['arxiv_id']}" for r in records]
+            record = json.loads(line)
+            if paper_id(record["arxiv_id"], record["title"]) in embedded:
+                records.append(record)
+    del embedded
+    originals = [paper_id(r["arxiv_id"], r["title"]) for r in records]
     new_file = Path(tempfile.mkdtemp(prefix="hg-refresh-scale-")) / "new.jsonl"
     with new_file.open("w", encoding="utf-8") as out:
         for r in records:
@@ -64,7 +74,6 @@ def main() -> None:
             r["pdf_url"] = f"https://arxiv.org/pdf/{new_id}"
             out.write(json.dumps(r, ensure_ascii=False) + "\n")
     papers = [p for _, p in parse_jsonl(new_file).papers]
-    settings = load_settings(home=args.home, llm="none")
     rng = np.random.default_rng(1)
     with SqliteStore(settings.db_path()) as store:
         result["papers_before"] = store.paper_count()

@@ -74,7 +74,8 @@ class UmapReducer:
     At scale: umap-learn switches to approximate kNN (pynndescent) above 4,096 points;
     `low_memory` keeps pynndescent's memory use down; `fit_sample` > 0 fits UMAP on that many
     random points and maps the rest with `transform`, so a node of a million points costs a
-    fit on the sample plus a linear pass."""
+    fit on the sample plus a linear pass; `sample_above` > 0 does so with a sample of that
+    size for inputs larger than it (smaller ones are fitted whole, as before)."""
 
     def __init__(
         self,
@@ -84,6 +85,7 @@ class UmapReducer:
         low_memory: bool = True,
         fit_sample: int = 0,
         backend: Literal["cpu", "cuml"] = "cpu",
+        sample_above: int = 0,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.n_components = n_components
@@ -91,6 +93,7 @@ class UmapReducer:
         self.low_memory = low_memory
         self.fit_sample = fit_sample
         self.backend = backend
+        self.sample_above = sample_above
         # The last full fit's neighbour graph over its input rows (see _knn_graph), or None.
         self.knn_: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -98,9 +101,10 @@ class UmapReducer:
         n = len(X)
         if n <= self.n_components + 2:
             return X
-        sample = 0 < self.fit_sample < n
+        size = self.fit_sample or (self.sample_above if 0 < self.sample_above < n else 0)
+        sample = 0 < size < n
         fit_rows = (
-            np.sort(np.random.default_rng(self.seed).choice(n, self.fit_sample, replace=False))
+            np.sort(np.random.default_rng(self.seed).choice(n, size, replace=False))
             if sample
             else np.arange(n)
         )

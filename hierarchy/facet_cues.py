@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from hierograph.hierarchy.needles import may_match, needles
+
 TITLE_WEIGHT = 3.0
 # (value, pattern, weight, where): where is "both", or "title" for cues that only a title
 # makes meaningful (a question title is a study; "is" in an abstract says nothing).
@@ -203,22 +205,41 @@ def _lowered(pattern: re.Pattern[str]) -> tuple[re.Pattern[str], bool]:
     return pattern, False
 
 
-_RUN: dict[str, list[tuple[str, re.Pattern[str], bool, float, bool]]] = {
-    dim: [(v, *_lowered(p), w, where != ["title"]) for v, p, w, *where in rules]
+Run = tuple[str, re.Pattern[str], bool, float, bool, tuple[str, ...] | None]
+
+
+def _run(value: str, pattern: re.Pattern[str], weight: float, in_abstract: bool) -> Run:
+    """A rule as cue_scores runs it: lowered where it can be, with its needles (a text
+    without one is not scanned: same matches, most rules skip most texts)."""
+    run_pattern, low = _lowered(pattern)
+    return value, run_pattern, low, weight, in_abstract, needles(run_pattern)
+
+
+_RUN: dict[str, list[Run]] = {
+    dim: [_run(v, p, w, where != ["title"]) for v, p, w, *where in rules]
     for dim, rules in RULES.items()
 }
+_MEANINGS = [(_lowered(m)[0], needles(_lowered(m)[0])) for m, _ in AMBIGUOUS]
+assert all(_lowered(m)[1] for m, _ in AMBIGUOUS), "AMBIGUOUS meanings run on lowercased text"
+
+
+def _spells_other_meaning(text_low: str) -> bool:
+    """Whether the lowercased text spells out another meaning of an ambiguous acronym."""
+    return any(may_match(nd, text_low) and m.search(text_low) for m, nd in _MEANINGS)
 
 
 def cue_scores(dimension: str, title: str, abstract: str) -> dict[str, float]:
     """Evidence per value from the title and abstract (empty for dimensions without rules)."""
-    if dimension == "modality" and any(m.search(title + " " + abstract) for m, _ in AMBIGUOUS):
+    if dimension == "modality" and _spells_other_meaning((title + " " + abstract).lower()):
         title, abstract = _unambiguous(title + "\n" + abstract).split("\n", 1)
     scores: dict[str, float] = {}
     title_low, abstract_low = title.lower(), abstract.lower()
-    for value, pattern, low, weight, in_abstract in _RUN.get(dimension, []):
-        hits = len(pattern.findall(title_low if low else title)) * TITLE_WEIGHT
+    for value, pattern, low, weight, in_abstract, found in _RUN.get(dimension, []):
+        text = title_low if low else title
+        hits = len(pattern.findall(text)) * TITLE_WEIGHT if may_match(found, text) else 0
         if in_abstract:
-            hits += len(pattern.findall(abstract_low if low else abstract))
+            text = abstract_low if low else abstract
+            hits += len(pattern.findall(text)) if may_match(found, text) else 0
         if hits:
             scores[value] = scores.get(value, 0.0) + weight * hits
     return scores

@@ -34,6 +34,8 @@ class MapLayout:
     # umap-learn's own choice above 10,000 points; below, it runs 500, which moves the map's
     # points little after 200 (a picture, not a clustering) and costs 2.5× the layout time.
     n_epochs: int = 200
+    # More points than this: fit on this many random ones, transform the rest (0: never).
+    sample_above: int = 0
 
     def fit(self, vectors: np.ndarray, knn: Knn | None = None) -> np.ndarray:
         """(n, 2) coordinates for `vectors` (n, d). `knn`: the rows' cosine neighbour graph
@@ -47,6 +49,8 @@ class MapLayout:
             return _pca2(x)
         import umap  # deferred: importing umap compiles numba code (seconds)
 
+        if 0 < self.sample_above < n:
+            return self._fit_sample(x)
         n_neighbors = max(2, min(self.n_neighbors, n - 1))
         reuse = knn is not None and len(knn[0]) == n and knn[0].shape[1] >= n_neighbors
         reducer = umap.UMAP(
@@ -68,6 +72,31 @@ class MapLayout:
             # "no search index: transform unavailable": the map never transforms
             warnings.filterwarnings("ignore", message="precomputed_knn")
             return np.asarray(reducer.fit_transform(x), dtype=np.float32)
+
+    def _fit_sample(self, x: np.ndarray) -> np.ndarray:
+        """A whole fit of `sample_above` random rows; the rest placed by UMAP's transform
+        (their neighbours among the fitted rows, then a short optimisation of their own
+        positions), so a 100k-paper map costs a fit of the sample plus a linear pass."""
+        import umap
+
+        n = len(x)
+        rows = np.sort(np.random.default_rng(self.seed).choice(n, self.sample_above, replace=False))
+        reducer = umap.UMAP(
+            n_jobs=1,
+            n_components=2,
+            n_neighbors=max(2, min(self.n_neighbors, len(rows) - 1)),
+            min_dist=self.min_dist,
+            metric="cosine",
+            n_epochs=self.n_epochs,
+            random_state=self.seed,
+        )
+        out = np.empty((n, 2), dtype=np.float32)
+        rest = np.setdiff1d(np.arange(n), rows, assume_unique=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[rows] = reducer.fit_transform(x[rows])
+            out[rest] = reducer.transform(x[rest])
+        return out
 
     def place(self, new: np.ndarray, known: np.ndarray, known_xy: np.ndarray) -> np.ndarray:
         """Coordinates for `new` vectors beside their nearest `known` ones (cosine), weighted by

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -107,6 +108,13 @@ def _nlp():  # noqa: ANN202 - spaCy's Language, imported lazily (slow import)
     return module.load(exclude=["parser", "ner", "senter"])
 
 
+def _tagger_version() -> str:
+    """The tag cache's model key: a new spaCy or model release may tag differently."""
+    from importlib.metadata import version
+
+    return f"{SPACY_MODEL}=={version(SPACY_MODEL)};spacy=={version('spacy')}"
+
+
 def _soften_case(title: str) -> str:
     """Title Case confuses the tagger (every capitalized word looks like a name): capitalized
     words are lowercased, acronyms and mixed case (LLMs, GPT-4, DeepSeek) kept."""
@@ -132,9 +140,12 @@ class PhraseCounts:
 class PhraseExtractor:
     """Fits the phrase vocabulary on a collection and counts it per paper."""
 
-    def __init__(self, max_words: int = MAX_WORDS, min_papers: int = 2) -> None:
+    def __init__(
+        self, max_words: int = MAX_WORDS, min_papers: int = 2, tag_cache: Path | None = None
+    ) -> None:
         self.max_words = max_words
         self.min_papers = min_papers
+        self.tag_cache = tag_cache  # titles' tags kept between builds (tag_cache.py), or None
 
     def fit(self, titles: Sequence[str], abstracts: Sequence[str]) -> PhraseCounts:
         titles = [strip_markup(t) for t in titles]
@@ -143,8 +154,7 @@ class PhraseExtractor:
         nouns: set[str] = set()
         classes: dict[str, Counter[str]] = defaultdict(Counter)
         candidates: set[tuple[str, ...]] = set()
-        for doc in _nlp().pipe((_soften_case(t) for t in titles), batch_size=256):
-            words = _gerund_heads(_merge_hyphens(doc))
+        for words in self._tag([_soften_case(t) for t in titles]):
             for word, tag, lem in words:
                 lemma.setdefault(word.lower(), lem)
                 if tag in _NOUN_TAGS:
@@ -177,6 +187,22 @@ class PhraseExtractor:
             in_title=_binary(title_hits, index),
             in_text=_binary(text_hits, index),
         )
+
+    def _tag(self, texts: list[str]) -> list[list[tuple[str, str, str]]]:
+        """(word, tag, lemma) per text: from the tag cache where it has them, else tagged."""
+
+        def tag(batch: Iterable[str]) -> list[list[tuple[str, str, str]]]:
+            return [_gerund_heads(_merge_hyphens(d)) for d in _nlp().pipe(batch, batch_size=256)]
+
+        if self.tag_cache is None:
+            return tag(texts)
+        from hierograph.hierarchy.tag_cache import TagCache
+
+        cache = TagCache(self.tag_cache)
+        try:
+            return cache.tagged(_tagger_version(), texts, tag)
+        finally:
+            cache.close()
 
     def _noun_phrases(self, words: list[tuple[str, str, str]]) -> Iterable[tuple[str, ...]]:
         """Every run of modifiers ending in a noun, cut to at most max_words words; a leading

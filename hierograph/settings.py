@@ -203,6 +203,14 @@ class Settings(BaseSettings):
     umap_fit_sample: int = Field(
         0, ge=0, description="Fit UMAP on this many random points, transform the rest (0: off)."
     )
+    umap_sample_above: int = Field(
+        30_000,
+        ge=0,
+        description="A UMAP of more papers than this (tree_mode=map's corpus UMAP, the paper "
+        "map; density-mode UMAPs are always fitted whole) is fitted on this many random papers and maps the rest with transform: at 100k "
+        "papers a whole fit takes most of a 30-minute build on 2 cores (0: always fit all; "
+        "umap_fit_sample, when set, decides for the tree).",
+    )
     # Subtrees are independent once their parent is split; they can grow in parallel.
     executor: Literal["serial", "process", "ray"] = Field(
         "serial", description="Where subtrees (and, with ray, embeddings) are computed."
@@ -422,6 +430,10 @@ class Settings(BaseSettings):
 
     def embedding_cache_path(self) -> Path:
         return self.home / "embeddings.sqlite"
+
+    def tag_cache_path(self) -> Path:
+        """Titles' part-of-speech tags for phrase labels, kept between builds."""
+        return self.home / "phrase-tags.sqlite"
 
     def rejects_path(self) -> Path:
         return self.home / "rejects.jsonl"

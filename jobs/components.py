@@ -19,6 +19,7 @@ from hierograph.hierarchy.facets import EmbeddingFacetClassifier
 from hierograph.hierarchy.label import Label
 from hierograph.hierarchy.layout import MapLayout
 from hierograph.hierarchy.phrase_label import PhraseLabeler
+from hierograph.hierarchy.phrases import PhraseExtractor
 from hierograph.hierarchy.place import Placer
 from hierograph.hierarchy.tree import FixedShapeBuilder, Node, TreeBuilder
 from hierograph.llm.client import LlmClient
@@ -97,7 +98,11 @@ def phrase_labeler(settings: Settings, embedder: Embedder | None = None) -> Phra
     """Phrase labels; candidate phrases are embedded with the build's model (`embedder`, or
     one made from settings, loaded only when first used)."""
     embedder = embedder or make_embedder(settings, show_progress=False)
-    return PhraseLabeler(embedder.encode, n_keywords=settings.label_keywords)
+    return PhraseLabeler(
+        embedder.encode,
+        n_keywords=settings.label_keywords,
+        extractor=PhraseExtractor(tag_cache=settings.tag_cache_path()),
+    )
 
 
 def make_labeler(
@@ -137,6 +142,9 @@ def make_tree_builder(settings: Settings) -> TreeBuilder | FixedShapeBuilder:
             settings.seed,
             low_memory=settings.umap_low_memory,
             fit_sample=settings.umap_fit_sample,
+            # Only the map tree's one corpus UMAP: HDBSCAN (density mode) found almost no
+            # clusters on transformed points (docs/hierarchy.md, UMAP at scale).
+            sample_above=settings.umap_sample_above if settings.tree_mode == "map" else 0,
             backend=backend,
         ),
         clusterer=HdbscanClusterer(
@@ -173,4 +181,5 @@ def make_map_layout(settings: Settings) -> MapLayout:
         min_dist=settings.map_min_dist,
         seed=settings.seed,
         place_neighbors=settings.map_place_neighbors,
+        sample_above=settings.umap_sample_above,
     )

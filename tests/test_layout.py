@@ -54,6 +54,20 @@ def test_build_fits_and_refresh_places_beside_neighbours(tmp_path):
     store.close()
 
 
+def test_a_large_map_is_fitted_on_a_sample_and_the_rest_transformed():
+    """Above sample_above papers only a random sample is fitted; every paper is still laid
+    out, the groups apart, and the same papers give the same map."""
+    vectors = clustered(n_per=60)
+    layout = MapLayout(seed=1, sample_above=90)
+    xy = layout.fit(vectors)
+    assert xy.shape == (180, 2) and np.isfinite(xy).all()
+    assert np.array_equal(xy, MapLayout(seed=1, sample_above=90).fit(vectors))
+    spread = [np.linalg.norm(xy[g * 60 : g * 60 + 60].std(axis=0)) for g in range(3)]
+    centres = np.array([xy[g * 60 : g * 60 + 60].mean(axis=0) for g in range(3)])
+    gaps = [np.linalg.norm(centres[a] - centres[b]) for a, b in ((0, 1), (0, 2), (1, 2))]
+    assert max(spread) < min(gaps)
+
+
 def test_tiny_inputs_get_a_layout_too(tmp_path):
     assert MapLayout().fit(np.ones((1, 4))).shape == (1, 2)
     assert MapLayout().fit(clustered(2)[:5]).shape == (5, 2)

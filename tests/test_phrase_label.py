@@ -71,6 +71,38 @@ def test_inflections_count_as_one_phrase():
     assert display == "jailbreak attacks", "written as authors write it, not as a lemma"
 
 
+def test_tags_kept_between_builds_give_the_same_phrases(tmp_path, monkeypatch):
+    """A build with the tag cache counts the same phrases as one without; a second build
+    tags nothing, and a new title is tagged alone."""
+    from hierograph.hierarchy import phrases
+
+    papers = _papers([JAILBREAK, DNA, REWARD])
+    titles, abstracts = [p.title for p in papers], [p.abstract for p in papers]
+    plain = PhraseExtractor(min_papers=1).fit(titles, abstracts)
+    cache = tmp_path / "tags.sqlite"
+    cold = PhraseExtractor(min_papers=1, tag_cache=cache).fit(titles, abstracts)
+    tagged: list[str] = []
+    real = phrases._nlp()
+
+    class Counting:
+        def pipe(self, texts, batch_size):  # noqa: ANN001, ANN202 - spaCy's signature
+            texts = list(texts)
+            tagged.extend(texts)
+            return real.pipe(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(phrases, "_nlp", lambda: Counting())
+    warm = PhraseExtractor(min_papers=1, tag_cache=cache).fit(titles, abstracts)
+    assert tagged == []
+    for counts in (cold, warm):
+        assert (counts.keys, counts.display) == (plain.keys, plain.display)
+        assert (counts.in_text != plain.in_text).nnz == 0
+        assert (counts.in_title != plain.in_title).nnz == 0
+    PhraseExtractor(min_papers=1, tag_cache=cache).fit(
+        [*titles, "Reward Hacking in Agents"], [*abstracts, "x"]
+    )
+    assert tagged == [phrases._soften_case("Reward Hacking in Agents")]
+
+
 def test_topics_are_named_by_distinct_phrases_and_parents_by_what_children_share(embed):
     papers = _papers([JAILBREAK, DNA, REWARD])
     X = embed([p.text() for p in papers])

@@ -162,6 +162,19 @@ def test_umap_fit_sample_maps_every_point_and_keeps_the_clusters():
     assert adjusted_rand_score(truth, labels) > 0.9
 
 
+def test_umap_sample_above_fits_a_sample_only_for_larger_inputs():
+    X, truth = _blobs()
+    X = unit_rows(X)
+    whole = UmapReducer(15, 5, seed=42).fit_transform(X)
+    # At or above the input's size nothing changes: the same whole fit.
+    assert np.array_equal(UmapReducer(15, 5, seed=42, sample_above=len(X)).fit_transform(X), whole)
+    sampled = UmapReducer(15, 5, seed=42, sample_above=100)
+    assert np.array_equal(
+        sampled.fit_transform(X), UmapReducer(15, 5, seed=42, fit_sample=100).fit_transform(X)
+    )
+    assert sampled.knn_ is None  # the map cannot reuse a sample's neighbour graph
+
+
 def test_backend_settings_reach_the_builder(tmp_path):
     settings = load_settings(
         home=tmp_path, hdbscan_impl="sklearn", umap_fit_sample=5000, umap_low_memory=False
@@ -169,6 +182,9 @@ def test_backend_settings_reach_the_builder(tmp_path):
     builder = make_tree_builder(settings)
     assert builder.clusterer.impl == "sklearn"
     assert (builder.reducer.fit_sample, builder.reducer.low_memory) == (5000, False)
+    assert builder.reducer.sample_above == settings.umap_sample_above  # the map tree
+    density = make_tree_builder(load_settings(home=tmp_path, tree_mode="density"))
+    assert density.reducer.sample_above == 0
     assert builder.dispatch_min_size == settings.executor_min_subtree
     auto = make_tree_builder(load_settings(home=tmp_path, hdbscan_fast_min_points=1000))
     assert auto.clusterer.impl == ("cuml" if cuml_usable() else "auto")
