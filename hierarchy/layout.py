@@ -6,7 +6,7 @@ so the map everyone has seen does not move when a few papers arrive."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,14 +141,51 @@ def update_layout(
     todo = [i for i in vectors if i not in have]
     if not todo:
         return LayoutReport()
-    known = [i for i in have if i in vectors]
-    xy = layout.place(
-        np.stack([vectors[i] for i in todo]),
-        np.stack([vectors[i] for i in known]) if known else np.zeros((0, 1)),
-        np.asarray([have[i] for i in known], dtype=np.float32).reshape(-1, 2),
-    )
-    store.set_layout({i: (float(x), float(y)) for i, (x, y) in zip(todo, xy, strict=True)})
+    placed: dict[str, tuple[float, float]] = {}
+    # A new paper's nearest papers are, almost always, the papers of its own topics: look for
+    # its neighbours there (a hundred papers, not the whole map: placing 1,000 papers into a
+    # 100k map compared each with every paper, 23.5 s of a 30.8-s refresh). A paper whose
+    # topics hold too few mapped papers (or none yet) is compared with the whole map.
+    for pid, near in _topic_neighbourhoods(store, todo, have, vectors).items():
+        if len(near) < layout.place_neighbors:
+            continue
+        xy = layout.place(
+            vectors[pid][None, :],
+            np.stack([vectors[i] for i in near]),
+            np.asarray([have[i] for i in near], dtype=np.float32),
+        )
+        placed[pid] = (float(xy[0, 0]), float(xy[0, 1]))
+    rest = [i for i in todo if i not in placed]
+    if rest:
+        known = [i for i in have if i in vectors]
+        xy = layout.place(
+            np.stack([vectors[i] for i in rest]),
+            np.stack([vectors[i] for i in known]) if known else np.zeros((0, 1)),
+            np.asarray([have[i] for i in known], dtype=np.float32).reshape(-1, 2),
+        )
+        placed.update({i: (float(x), float(y)) for i, (x, y) in zip(rest, xy, strict=True)})
+    store.set_layout(placed)
     return LayoutReport(placed=len(todo))
+
+
+def _topic_neighbourhoods(
+    store: GraphStore,
+    todo: Sequence[str],
+    have: Mapping[str, tuple[float, float]],
+    vectors: Mapping[str, np.ndarray],
+) -> dict[str, list[str]]:
+    """For each paper of `todo`, the mapped, embedded papers that share one of its topics."""
+    wanted = set(todo)
+    topics_of: dict[str, set[str]] = {}
+    members: dict[str, list[str]] = {}
+    for a in store.assignments():
+        if a.paper_id in wanted:
+            topics_of.setdefault(a.paper_id, set()).add(a.topic_id)
+        elif a.paper_id in have and a.paper_id in vectors:
+            members.setdefault(a.topic_id, []).append(a.paper_id)
+    return {
+        pid: sorted({m for t in topics_of.get(pid, ()) for m in members.get(t, ())}) for pid in todo
+    }
 
 
 def _reorder(

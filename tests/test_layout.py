@@ -9,7 +9,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from hierograph.cli import app
-from hierograph.graph.models import Paper
+from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic
 from hierograph.hierarchy.layout import MapLayout, update_layout
 from hierograph.ui.paper_map import load_paper_map, paper_map_figure
 
@@ -51,6 +51,48 @@ def test_build_fits_and_refresh_places_beside_neighbours(tmp_path):
         nearest = int(np.argmin(np.linalg.norm(centres - np.array(after[pid]), axis=1)))
         assert nearest == group
     assert update_layout(store, layout, refit=False) == type(report)()  # nothing left to place
+    store.close()
+
+
+def test_a_new_paper_in_a_tree_is_placed_among_its_topics_papers(tmp_path):
+    """With a tree, a new paper's neighbours are sought among the papers of its topics only
+    (a refresh into a large map compares it with a hundred papers, not all): a paper the
+    placer put in group 2's topic lands in group 2's region, even with a vector that would
+    make group 0 its nearest; a paper whose topic holds too few mapped papers is compared
+    with the whole map."""
+    store = open_empty_store("sqlite", tmp_path)
+    vectors = clustered()
+    papers = [Paper(id=f"p{i:03d}", title=f"P{i}", abstract="x") for i in range(len(vectors))]
+    store.upsert_papers(papers)
+    store.set_embeddings({p.id: v for p, v in zip(papers, vectors, strict=True)})
+    topics = [Topic(id="root", label="All", level=0)]
+    topics += [Topic(id=f"g{g}", label=f"G{g}", parent="root", level=1) for g in range(3)]
+    topics.append(Topic(id="tiny", label="Tiny", parent="root", level=1))
+    rows = [
+        Assignment(paper_id=p.id, topic_id=f"g{i // 20}", score=1.0) for i, p in enumerate(papers)
+    ]
+    rows += [
+        Assignment(paper_id="new-a", topic_id="g2", score=1.0),
+        Assignment(paper_id="new-b", topic_id="tiny", score=1.0),
+    ]
+    store.replace_hierarchy(Hierarchy(topics=topics, assignments=rows[:60]))
+    layout = MapLayout(seed=1)
+    update_layout(store, layout, refit=True)
+    xy = store.layout()
+    centres = np.array(
+        [np.mean([xy[p.id] for p in papers[g * 20 : g * 20 + 20]], axis=0) for g in range(3)]
+    )
+    new = [Paper(id="new-a", title="A", abstract="x"), Paper(id="new-b", title="B", abstract="x")]
+    store.upsert_papers(new)
+    store.set_embeddings({"new-a": vectors[5] + 0.01, "new-b": vectors[5] - 0.01})
+    store.upsert_assignments(rows[60:])
+    assert update_layout(store, layout, refit=False).placed == 2
+    after = store.layout()
+    nearest = {
+        pid: int(np.argmin(np.linalg.norm(centres - np.array(after[pid]), axis=1)))
+        for pid in ("new-a", "new-b")
+    }
+    assert nearest == {"new-a": 2, "new-b": 0}
     store.close()
 
 
