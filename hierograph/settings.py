@@ -207,9 +207,9 @@ class Settings(BaseSettings):
         30_000,
         ge=0,
         description="A UMAP of more papers than this (tree_mode=map's corpus UMAP, the paper "
-        "map; density-mode UMAPs are always fitted whole) is fitted on this many random papers and maps the rest with transform: at 100k "
-        "papers a whole fit takes most of a 30-minute build on 2 cores (0: always fit all; "
-        "umap_fit_sample, when set, decides for the tree).",
+        "map; density-mode UMAPs are always fitted whole) is fitted on this many random papers "
+        "and maps the rest with transform: at 100k papers a whole fit takes most of a 30-minute "
+        "build on 2 cores (0: always fit all; umap_fit_sample, when set, decides for the tree).",
     )
     # Subtrees are independent once their parent is split; they can grow in parallel.
     executor: Literal["serial", "process", "ray"] = Field(
