@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
+
+from hierograph.hierarchy.keyed_cache import KeyedCache
 
 T = TypeVar("T")
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -127,26 +128,11 @@ def _release_cuda_memory() -> None:
         torch.cuda.empty_cache()
 
 
-class EmbeddingCache:
+class EmbeddingCache(KeyedCache):
     """One SQLite table of float32 vectors; a second build with the same texts embeds nothing."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Several processes (a build beside a server, parallel tasks) may write one cache.
-        self._db = sqlite3.connect(path, timeout=60)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, vector BLOB, "
-            "PRIMARY KEY (model, text_hash))"
-        )
-
-    def _rows(self, model: str, hashes: Sequence[str]) -> Iterator[tuple[str, bytes]]:
-        for start in range(0, len(hashes), 500):
-            chunk = list(hashes[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            yield from self._db.execute(
-                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})",
-                [model, *chunk],
-            )
+        super().__init__(path, "vectors", "vector", "BLOB")
 
     def get_matrix(self, model: str, hashes: Sequence[str]) -> tuple[list[int], np.ndarray]:
         """Positions in `hashes` that are cached, and their vectors as one float32 matrix (one
@@ -164,14 +150,7 @@ class EmbeddingCache:
 
     def put_matrix(self, model: str, hashes: Sequence[str], matrix: np.ndarray) -> None:
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [(model, h, matrix[i].tobytes()) for i, h in enumerate(hashes)],
-            )
-
-    def close(self) -> None:
-        self._db.close()
+        self._put(model, ((h, matrix[i].tobytes()) for i, h in enumerate(hashes)))
 
 
 def text_hash(text: str) -> str:

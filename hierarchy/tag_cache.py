@@ -7,25 +7,20 @@ labeler made of it, so a cached title gives exactly what tagging it again would.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from hierograph.hierarchy.embed import text_hash
+from hierograph.hierarchy.keyed_cache import KeyedCache
 
 Words = list[tuple[str, str, str]]
 
 
-class TagCache:
+class TagCache(KeyedCache):
     """(word, tag, lemma) lists per (model, text)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=60)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS tags (model TEXT, text_hash TEXT, words TEXT, "
-            "PRIMARY KEY (model, text_hash))"
-        )
+        super().__init__(path, "tags", "words", "TEXT")
 
     def tagged(
         self, model: str, texts: Sequence[str], tag: Callable[[Iterable[str]], Iterable[Words]]
@@ -34,28 +29,14 @@ class TagCache:
         cache lacks, each distinct text once), which are then stored."""
         hashes = [text_hash(t) for t in texts]
         found: dict[str, Words] = {}
-        unique = sorted(set(hashes))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for h, words in self._db.execute(
-                f"SELECT text_hash, words FROM tags WHERE model = ? AND text_hash IN ({marks})",
-                [model, *chunk],
-            ):
-                found[h] = [tuple(w) for w in json.loads(words)]  # type: ignore[misc]
+        for h, words in self._rows(model, sorted(set(hashes))):
+            found[h] = [tuple(w) for w in json.loads(words)]  # type: ignore[misc]
         todo: dict[str, str] = {}
         for h, t in zip(hashes, texts, strict=True):
             if h not in found:
                 todo.setdefault(h, t)
         if todo:
             fresh = dict(zip(todo, tag(todo.values()), strict=True))
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
-                    [(model, h, json.dumps(words)) for h, words in fresh.items()],
-                )
+            self._put(model, ((h, json.dumps(words)) for h, words in fresh.items()))
             found.update(fresh)
         return [found[h] for h in hashes]
-
-    def close(self) -> None:
-        self._db.close()
