@@ -6,8 +6,9 @@ The store's own full-text search (SQLite FTS5, Neo4j's Lucene index) answers a d
 index answers the same in under a millisecond (bm25s keeps every term's BM25 contribution per
 document in one sparse matrix, so a query is a sum of a few rows). Words are folded the same way
 on both sides: casefolded, English stopwords dropped, Snowball-stemmed, so a description that
-paraphrases ("aligning", "alignment") still meets the paper's words. It is built from the store
-once per tree version (see api/context.py) and streams the papers, so no `Paper` list is held.
+paraphrases ("aligning", "alignment") still meets the paper's words. api/context.py builds it
+from the store when it first reads the tree and again when the paper count changes (a
+correction reuses it), streaming the papers, so no `Paper` list is held.
 """
 
 from __future__ import annotations
