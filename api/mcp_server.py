@@ -105,7 +105,8 @@ def create_mcp_server(settings: Settings, context: ApiContext | None = None) -> 
 
     @mcp.tool(
         description="Find a paper from a description of it (in your own words): hybrid "
-        "search re-ranked with the topic tree by default (strategy 'tree' walks the tree from "
+        "search by default: vector and full-text ranks fused, with the tree's re-ranking "
+        "weights as settings (strategy 'tree' walks the tree from "
         "the root, 'flat' is plain search); every hit carries its topic paths."
     )
     async def find_paper(

@@ -164,8 +164,8 @@ class Hierograph:
         strategy: Literal["hybrid", "tree", "flat"] = "hybrid",
     ) -> list[Hit]:
         """The papers best matching a description of one paper, best first, each with its
-        topic paths: hybrid search re-ranked with the topic tree ("hybrid", the default and
-        the best measured), the tree walked top-down ("tree", LLM-ranked when an LLM is
+        topic paths: hybrid search, vector and full-text ranks fused ("hybrid", the default
+        and the best measured), the tree walked top-down ("tree", LLM-ranked when an LLM is
         configured) or plain search ("flat"). Same as `hierograph find`."""
         from hierograph.api.queries import find
 

@@ -49,7 +49,7 @@ def find(
     strategy: Annotated[
         str,
         typer.Option(
-            help="hybrid (default, the best measured): search re-ranked with the topic tree; "
+            help="hybrid (default, the best measured): vector and full-text search fused; "
             "tree: walk the tree from the root; flat: plain hybrid search."
         ),
     ] = "hybrid",
