@@ -20,6 +20,24 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
+# umap-learn's own bound: below it UMAP computes every pairwise distance through sklearn with
+# its numba metric called once per pair from Python (6 s for 2,000 points, then a numba compile
+# of its exact kNN); `exact_cosine_knn` gives it the same exact neighbours from one matrix
+# product instead, which the paper map then reuses too.
+UMAP_EXACT_BELOW = 4096
+
+
+def exact_cosine_knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's `k` nearest rows by cosine distance, itself first at distance 0, as
+    (indices, distances): the exact neighbours umap-learn finds for small inputs."""
+    x = unit_rows(np.asarray(X, dtype=np.float64))
+    dist = 1.0 - x @ x.T
+    np.fill_diagonal(dist, 0.0)
+    np.maximum(dist, 0.0, out=dist)
+    indices = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return indices, np.take_along_axis(dist, indices, axis=1)
+
+
 def absorb_small(X: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
     """Noise (-1) and clusters below `min_size` join the nearest remaining cluster by cosine;
     when fewer than two clusters reach `min_size`, everything is one group (label 0)."""
@@ -108,7 +126,10 @@ class UmapReducer:
             if sample
             else np.arange(n)
         )
-        reducer = self._make(len(fit_rows))
+        knn = None
+        if self.backend != "cuml" and not sample and n < UMAP_EXACT_BELOW:
+            knn = exact_cosine_knn(X, max(2, min(self.n_neighbors, n - 1)))
+        reducer = self._make(len(fit_rows), knn)
         self.knn_ = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -122,7 +143,10 @@ class UmapReducer:
             out[rest] = np.asarray(reducer.transform(X[rest]))
             return out
 
-    def _make(self, n: int):  # noqa: ANN202 - umap / cuML objects, both imported late
+    def _make(  # noqa: ANN202 - umap / cuML objects, both imported late
+        self, n: int, knn: tuple[np.ndarray, np.ndarray] | None = None
+    ):
+        """The reducer for `n` rows; `knn`: their exact neighbour graph (umap-learn only)."""
         n_neighbors = max(2, min(self.n_neighbors, n - 1))
         if self.backend == "cuml":
             from cuml.manifold import UMAP
@@ -145,6 +169,7 @@ class UmapReducer:
             random_state=self.seed,  # also makes UMAP single-threaded, hence deterministic
             init="spectral" if n > self.n_components + 10 else "random",
             low_memory=self.low_memory,
+            precomputed_knn=(knn[0], knn[1], None) if knn is not None else (None, None, None),
         )
 
 

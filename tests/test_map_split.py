@@ -4,7 +4,12 @@ the whole corpus, determinism."""
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from hierograph.hierarchy.cluster import HdbscanClusterer, KMeansSplitter, UmapReducer
+from hierograph.hierarchy.cluster import (
+    HdbscanClusterer,
+    KMeansSplitter,
+    UmapReducer,
+    exact_cosine_knn,
+)
 from hierograph.hierarchy.map_split import level_counts, nested_split, top_count
 from hierograph.hierarchy.tree import TreeBuilder
 
@@ -91,3 +96,20 @@ def test_small_corpora_get_the_density_tree():
     assert CountingReducer.calls >= 1, "no corpus map below reduce_min_points: UMAP per node"
     assert len(root.children) >= 2
     assert sorted(m for leaf in root.leaves() for m in leaf.members) == list(range(len(X)))
+
+
+def test_small_inputs_get_exact_neighbours_that_the_map_can_reuse():
+    X, _ = _blobs(seed=3, per=30)
+    indices, dists = exact_cosine_knn(X, 10)
+    brute = 1.0 - X.astype(np.float64) @ X.T.astype(np.float64)
+    assert (indices[:, 0] == np.arange(len(X))).all() and (dists[:, 0] == 0).all()
+    for row in range(len(X)):
+        expected = np.sort(brute[row])[:10]
+        assert np.allclose(np.sort(brute[row, indices[row]]), expected, atol=1e-6)
+        assert np.allclose(dists[row], brute[row, indices[row]].clip(0), atol=1e-6)
+        assert (np.diff(dists[row]) >= 0).all(), "nearest first"
+    reducer = UmapReducer(10, 5, seed=42)
+    out = reducer.fit_transform(X)
+    assert out.shape == (len(X), 5)
+    assert reducer.knn_ is not None, "the exact graph is kept for the paper map"
+    assert (reducer.knn_[0] == indices).all()
