@@ -48,7 +48,9 @@ class Settings(BaseSettings):
         64, ge=1, description="Texts per model call (the start size on CUDA is the larger one)."
     )
     embedding_precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="Model precision; auto is fp16 on CUDA and fp32 on CPU and MPS."
+        "auto",
+        description="Model precision; auto is fp16 on CUDA, bf16 (autocast, float32 weights) on "
+        "a CPU with native bfloat16 (AVX512-BF16 or AMX), fp32 elsewhere.",
     )
     embedding_auto_batch: bool = Field(
         True,

