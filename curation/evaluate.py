@@ -2,17 +2,19 @@
 
 The reviewer is a person who knows the gold category of every paper they look at and where
 each category lives in the tree (the leaf holding most of its papers among the leaves that
-category is the majority of, else the leaf holding most of its papers). They go down a list of
-papers - in random order, or in the review queue's order (least likely rightly placed first,
-refreshed every `QUEUE_SITTING` papers from what they did, as `corrector apply` would) - and
-for each:
+category is the majority of). They go down a list of papers - in random order, or in the
+review queue's order (least likely rightly placed first, refreshed every `QUEUE_SITTING` papers
+from what they did, as `corrector apply` would) - and for each:
 looks at its current topics; where one is right for its category, confirms it (and takes away
 the wrong extra ones); where none is, moves the paper from its main topic to where its category
-lives. Every action is a real correction in the log; a confirmation is one too, and the
-corrector learns from it. The corrector is then trained and applied with its proposals
-accepted, on a scratch SQLite copy of the graph (the store itself is left as it is).
+lives, or, for a category no leaf is about, splits the paper off its main topic into a new
+topic named after the category (which is where that category lives from then on). Every action
+is a real correction in the log; a confirmation is one too, and the corrector learns from it.
+The corrector is then trained and applied with its proposals accepted, on a scratch SQLite copy
+of the graph (the store itself is left as it is).
 
-A leaf's category is the majority gold category of its papers in the tree before any review.
+A leaf's category is the majority gold category of its papers in the tree before any review;
+a topic the reviewer made is about the category they made it for.
 Precision: the share of a paper's leaf placements whose category is the paper's; recall: the
 share of papers with at least one such placement; both over the papers nobody reviewed (what
 the corrector generalized to) and over all papers (what a reader sees).
@@ -86,7 +88,8 @@ def leaf_categories(state: TreeState, gold: dict[str, str]) -> dict[str, str]:
 
 def category_homes(state: TreeState, gold: dict[str, str], category: dict[str, str]) -> dict:
     """Where each gold category lives: among the leaves whose majority it is, the one holding
-    most of its papers; a category that is no leaf's majority lives where most of it sits."""
+    most of its papers. A category that is no leaf's majority lives nowhere (yet): no leaf is
+    right for its papers, and the reviewer makes a topic for it."""
     held: dict[str, Counter[str]] = {}
     for leaf in state.leaves():
         for p in state.direct_papers(leaf):
@@ -95,8 +98,8 @@ def category_homes(state: TreeState, gold: dict[str, str], category: dict[str, s
     homes = {}
     for c, leaves in held.items():
         own = {t: n for t, n in leaves.items() if category.get(t) == c}
-        pool = own or leaves
-        homes[c] = min(pool.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        if own:
+            homes[c] = min(own.items(), key=lambda kv: (-kv[1], kv[0]))[0]
     return homes
 
 
@@ -105,12 +108,14 @@ class ReviewTally(BaseModel):
     moved: int = 0
     confirmed: int = 0
     removed: int = 0
+    made_topics: int = 0  # split off for a category no leaf was about
 
 
 def simulate_review(
     store: GraphStore, papers: Sequence[str], gold: dict[str, str], category: dict, homes: dict
 ) -> ReviewTally:
-    """The simulated reviewer (module docstring) goes through `papers` in order."""
+    """The simulated reviewer (module docstring) goes through `papers` in order. A topic they
+    make for a category no leaf was about is added to `category` and `homes`."""
     tally = ReviewTally()
     for paper in papers:
         state = TreeState.from_store(store)
@@ -123,14 +128,20 @@ def simulate_review(
         if not right:
             home = homes.get(gold[paper])
             main = mine[0]
-            if home is None or home == main.topic_id:
-                corr.confirm_paper(store, paper, main.topic_id, actor=REVIEWER)
-                tally.confirmed += 1
-                wrong = wrong[1:]
-            else:
+            if home is not None:
                 corr.move_paper(store, paper, main.topic_id, home, actor=REVIEWER)
                 tally.moved += 1
                 wrong = [a for a in wrong[1:] if a.topic_id != home]
+            elif len(state.direct_papers(main.topic_id)) > 1:
+                # No leaf is about this category: a person who knows the field makes one
+                # (a wrong leaf they know of is no place to put it, nor to confirm).
+                split = corr.split_topic(store, main.topic_id, [paper], gold[paper], REVIEWER)
+                made = split.payload["new_topic"]["id"]
+                category[made], homes[gold[paper]] = gold[paper], made
+                tally.made_topics += 1
+                wrong = wrong[1:]
+            else:  # the paper alone in its leaf: nothing to split off; leave its main topic
+                wrong = wrong[1:]
         for a in right:
             if a.origin != "human":
                 corr.confirm_paper(store, paper, a.topic_id, actor=REVIEWER)
@@ -266,6 +277,7 @@ def _one_run(
     from hierograph.graph.factory import open_store
     from hierograph.graph.sync import copy_graph
 
+    category, homes = dict(category), dict(homes)  # this run's reviewer adds the topics it makes
     scratch = Path(tempfile.mkdtemp(prefix="hierograph-eval-"))
     try:
         local = settings.model_copy(update={"home": scratch, "store": "sqlite"})

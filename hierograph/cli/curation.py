@@ -267,7 +267,8 @@ def corrector_eval(
         b, a = run.before_unreviewed, run.after_unreviewed
         console.print(
             f"{run.order} order, {run.share:.0%} reviewed ({run.reviewed} papers: "
-            f"{run.review.moved} moved, {run.review.confirmed} confirmed): unreviewed "
+            f"{run.review.moved} moved, {run.review.confirmed} confirmed, "
+            f"{run.review.made_topics} topics made): unreviewed "
             f"P {b.precision:.3f}→{a.precision:.3f} R {b.recall:.3f}→{a.recall:.3f} "
             f"F1 {b.f1:.3f}→{a.f1:.3f}; all papers F1 {run.before_all.f1:.3f}→"
             f"{run.after_all.f1:.3f} ({run.gain_per_50_reviewed:+.3f} per 50 reviewed); "
