@@ -136,7 +136,7 @@ def build_stage(home: str, overrides: Result, evaluate_gold: bool = False) -> Re
         (multilabel.SecondLeafAssigner, "extend", "multilabel"),
         (SqliteStore, "replace_hierarchy", "store_tree"),
         (SqliteStore, "set_embeddings", "store_vectors"),
-        (SqliteStore, "iter_papers", "read_papers"),  # generator: only the call itself
+        (SqliteStore, "paper_ids", "read_ids"),  # the build's ids; stages stream the papers
     ]:
         _timed(cls, attr, out, key)
         _traced(cls, attr, key)

@@ -180,6 +180,28 @@ class Neo4jStore(Neo4jMethodGraph, Neo4jLayout, GraphStore):
                 yield _paper(r["p"])
             last = rows[-1]["p"]["id"]
 
+    def paper_ids(self, *, embedded: bool | None = None) -> list[str]:
+        where = {None: "", True: " AND p.embedding IS NOT NULL", False: " AND p.embedding IS NULL"}
+        ids: list[str] = []
+        last = ""
+        while True:  # paged, like iter_papers: one huge result would be held twice
+            rows = self._read(
+                f"MATCH (p:Paper) WHERE p.id > $last{where[embedded]} "
+                "RETURN p.id AS id ORDER BY id LIMIT $n",
+                last=last,
+                n=self.batch_size * 10,
+            )
+            if not rows:
+                return ids
+            ids.extend(r["id"] for r in rows)
+            last = ids[-1]
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        found: dict[str, Paper] = {}
+        for batch in batches(list(paper_ids), self.batch_size):
+            found.update((p.id, p) for p in self._papers_by_id(list(batch)))
+        return [found[pid] for pid in paper_ids if pid in found]
+
     def paper_count(self) -> int:
         return self._read("MATCH (p:Paper) RETURN count(p) AS n")[0]["n"]
 
@@ -218,12 +240,14 @@ class Neo4jStore(Neo4jMethodGraph, Neo4jLayout, GraphStore):
         if not vectors:
             return
         self._ensure_vector_index(len(next(iter(vectors.values()))))
-        rows = [{"id": k, "v": np.asarray(v, dtype=float).tolist()} for k, v in vectors.items()]
-        for batch in batches(rows, self.batch_size):
+        # Python float lists only for one batch at a time: for every vector at once they would
+        # take about six times the float32 matrix.
+        for batch in batches(list(vectors), self.batch_size):
+            rows = [{"id": k, "v": np.asarray(vectors[k], dtype=float).tolist()} for k in batch]
             self._run(
                 "UNWIND $rows AS row MATCH (p:Paper {id: row.id}) "
                 "CALL db.create.setNodeVectorProperty(p, 'embedding', row.v)",
-                rows=batch,
+                rows=rows,
             )
 
     def _ensure_vector_index(self, dimensions: int) -> None:

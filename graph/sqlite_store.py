@@ -163,6 +163,23 @@ class SqliteStore(GraphStore):
         for (record,) in self._db.execute("SELECT record FROM papers ORDER BY id"):
             yield Paper.model_validate_json(record)
 
+    def paper_ids(self, *, embedded: bool | None = None) -> list[str]:
+        where = {None: "", True: " WHERE embedding IS NOT NULL", False: " WHERE embedding IS NULL"}
+        query = f"SELECT id FROM papers{where[embedded]} ORDER BY id"
+        return [pid for (pid,) in self._db.execute(query)]
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        records: dict[str, str] = {}
+        ids = list(paper_ids)
+        # Chunks below SQLite's bound on host parameters (32,766 since 3.32; 999 before).
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            records.update(
+                self._db.execute(f"SELECT id, record FROM papers WHERE id IN ({marks})", chunk)
+            )
+        return [Paper.model_validate_json(records[pid]) for pid in ids if pid in records]
+
     def paper_count(self) -> int:
         return self._db.execute("SELECT count(*) FROM papers").fetchone()[0]
 
@@ -191,9 +208,10 @@ class SqliteStore(GraphStore):
     # --- embeddings ---
     def set_embeddings(self, vectors: Mapping[str, np.ndarray]) -> None:
         with self._tx():
+            # A generator: one row's bytes at a time, not a second copy of every vector.
             self._db.executemany(
                 "UPDATE papers SET embedding = ? WHERE id = ?",
-                [(np.asarray(v, dtype=np.float32).tobytes(), pid) for pid, v in vectors.items()],
+                ((np.asarray(v, dtype=np.float32).tobytes(), pid) for pid, v in vectors.items()),
             )
 
     def get_embeddings(self, paper_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:

@@ -73,6 +73,16 @@ class GraphStore(ABC):
         """All papers, ordered by id."""
 
     @abstractmethod
+    def paper_ids(self, *, embedded: bool | None = None) -> list[str]:
+        """Every paper's id, ordered by id (the order of iter_papers), without reading records;
+        `embedded` True or False keeps only the papers with, or without, an embedding."""
+
+    @abstractmethod
+    def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        """The papers with these ids, in the order given; unknown ids are skipped. One round
+        trip for a chunk of ids: how a streamed pass (graph.paper_source) reads papers."""
+
+    @abstractmethod
     def paper_count(self) -> int: ...
 
     @abstractmethod

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hierograph.graph.models import Paper
 
 # Characters that render as nothing (or as a hyphen only at a line break) and so can split a
 # word without a reader noticing: soft hyphen, Mongolian vowel separator, zero-width
@@ -76,7 +80,7 @@ def _signature(sentence: str) -> frozenset[str]:
     return frozenset(_WORD.findall(sentence.lower()))
 
 
-def label_texts(texts: Sequence[str]) -> list[str]:
+def label_texts(texts: Iterable[str]) -> list[str]:
     """The texts a keyword labeler may count: instruction-like sentences removed, and a
     sentence whose words an earlier sentence already used (in this paper or another) dropped,
     so planted near-copies count once."""
@@ -94,3 +98,16 @@ def label_texts(texts: Sequence[str]) -> list[str]:
             kept.append(sentence)
         out.append("".join(kept))
     return out
+
+
+def titles_and_label_texts(papers: Iterable[Paper]) -> tuple[list[str], list[str]]:
+    """The papers' titles, and their abstracts as label_texts cleans them, in one pass over
+    `papers` (a store-backed stream is read once, and its raw abstracts are never all held)."""
+    titles: list[str] = []
+
+    def abstracts() -> Iterator[str]:
+        for paper in papers:
+            titles.append(paper.title)
+            yield paper.abstract
+
+    return titles, label_texts(abstracts())

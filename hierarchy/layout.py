@@ -122,11 +122,23 @@ def update_layout(
     layout: MapLayout,
     refit: bool,
     knn: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None,
+    embeddings: tuple[Sequence[str], np.ndarray] | None = None,
 ) -> LayoutReport:
     """`refit`: lay out every embedded paper afresh (a build). Otherwise place the embedded
     papers that have no coordinates (a refresh); with no map yet, that is a whole fit.
     `knn`: (paper ids, neighbour indices, distances) over the same embeddings (the map tree's
-    corpus UMAP), reused for a whole fit when it covers exactly the embedded papers."""
+    corpus UMAP), reused for a whole fit when it covers exactly the embedded papers.
+    `embeddings`: (paper ids, matrix) of what the store holds, for a refit by a build that has
+    them in hand (memory-mapped): no second copy of every vector read back from the store."""
+    if refit and embeddings is not None:
+        ids, matrix = list(embeddings[0]), embeddings[1]
+        if not ids:
+            return LayoutReport()
+        xy = layout.fit(np.asarray(matrix), _reorder(knn, ids))
+        store.set_layout(
+            {i: (float(x), float(y)) for i, (x, y) in zip(ids, xy, strict=True)}, replace=True
+        )
+        return LayoutReport(fitted=len(ids))
     vectors = store.get_embeddings()
     if not vectors:
         return LayoutReport()

@@ -18,13 +18,13 @@ Words that are common across the whole collection ("alignment" in an alignment c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.cluster import unit_rows
-from hierograph.hierarchy.injection import label_texts, strip_instructions
+from hierograph.hierarchy.injection import strip_instructions, titles_and_label_texts
 from hierograph.hierarchy.label import ACADEMIC_STOP_WORDS, Label
 from hierograph.hierarchy.phrases import PhraseCounts, PhraseExtractor
 from hierograph.hierarchy.tree import Node
@@ -160,17 +160,18 @@ class PhraseLabeler:
         self.generic_share = generic_share
         self.extractor = extractor or PhraseExtractor()
 
-    def fit(self, papers: Sequence[Paper], vectors: np.ndarray) -> PhraseLabeler:
-        self.titles_ = [p.title for p in papers]
+    def fit(self, papers: Iterable[Paper], vectors: np.ndarray) -> PhraseLabeler:
+        """`papers` are read once, for their titles and abstracts only (a store-backed stream
+        is never held whole: graph.paper_source)."""
         # Planted text cannot name a topic: instruction-like sentences are not counted, and a
         # sentence repeated nearly verbatim across papers counts once (hierarchy.injection).
+        self.titles_, abstracts = titles_and_label_texts(papers)
         self.counts_: PhraseCounts = self.extractor.fit(
-            [strip_instructions(t) for t in self.titles_],
-            label_texts([p.abstract for p in papers]),
+            [strip_instructions(t) for t in self.titles_], abstracts
         )
         self.text_ = self.counts_.in_text.tocsr()
         self.title_ = self.counts_.in_title.tocsr()
-        n = max(len(papers), 1)
+        n = max(len(self.titles_), 1)
         df = np.asarray(self.text_.sum(axis=0)).ravel()
         self.idf_ = np.log((1.0 + n) / (1.0 + df)) + 1e-3
         self.eligible_ = np.array(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from rich.progress import Progress
 
 from hierograph.graph.models import Assignment, Topic, utc_now
+from hierograph.graph.paper_source import StoredPapers
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy.cluster import unit_rows
 from hierograph.hierarchy.tree import Node, TreeBuilder, content_id
@@ -422,8 +423,9 @@ class Placer:
         topic needs a name."""
         if self._labeler is None:
             vectors = self._vectors
-            papers = [p for p in self._store.iter_papers() if p.id in vectors]
-            self._rows = {p.id: i for i, p in enumerate(papers)}
-            matrix = np.stack([vectors[p.id] for p in papers])
+            # Streamed from the store by the labeler's one pass; only the ids are held here.
+            papers = StoredPapers(self._store, [i for i in self._store.paper_ids() if i in vectors])
+            self._rows = {pid: i for i, pid in enumerate(papers.ids)}
+            matrix = np.stack([vectors[pid] for pid in papers.ids])
             self._labeler = self.make_labeler(self.settings).fit(papers, matrix)
         return self._labeler, self._rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,8 @@ from rich.progress import (
 )
 
 from hierograph.curation.replay import ReplayReport, replay_onto
-from hierograph.graph.models import Assignment, Hierarchy, Paper, Topic, utc_now
+from hierograph.graph.models import Assignment, Hierarchy, Topic, utc_now
+from hierograph.graph.paper_source import StoredPapers
 from hierograph.graph.store import GraphStore
 from hierograph.hierarchy import previous as previous_tree
 from hierograph.hierarchy.embed import Embedder
@@ -62,7 +64,7 @@ class BuildReport:
 
 
 def embed_papers(
-    embedder: Embedder, texts: list[str], settings: Settings, executor: Executor
+    embedder: Embedder, texts: Sequence[str], settings: Settings, executor: Executor
 ) -> np.ndarray:
     """On a Ray executor the cache misses are embedded as Ray tasks (one per chunk, on every
     node of a cluster); the cache and the matrix stay in this process."""
@@ -120,7 +122,9 @@ def build_hierarchy(
     llm_client: LlmClient | None = None,
 ) -> BuildReport:
     """`llm_client` overrides the one settings.llm would make (tests pass a mocked one)."""
-    papers = list(store.iter_papers())
+    # The papers stay in the store: each stage that needs their text streams them (ids only
+    # in memory here; see graph.paper_source).
+    papers = StoredPapers(store)
     if not papers:
         raise BuildError("the store holds no papers: run `hierograph ingest PATH…` first.")
     # One LLM client for the whole build (facets, paper summaries, labels, refine), so its
@@ -138,16 +142,19 @@ def build_hierarchy(
 def _build(
     store: GraphStore,
     settings: Settings,
-    papers: list[Paper],
+    papers: StoredPapers,
     executor: Executor,
     show_progress: bool,
     client: LlmClient | None,
 ) -> BuildReport:
     embedder = make_embedder(settings, show_progress)
-    vectors = embed_papers(embedder, [p.text() for p in papers], settings, executor)
+    # Memory-mapped from the embedding cache's folder above embedder.memmap_min_rows papers:
+    # the one dense copy of the abstract embeddings; rows of it are passed on, not copied.
+    vectors = embed_papers(embedder, papers.texts(), settings, executor)
     # Read now: the facet classifier's own encode calls below reset the embedder's counters.
     embedded, cached = embedder.embedded_count_, embedder.cached_count_
-    paper_ids = [p.id for p in papers]
+    paper_ids = papers.ids
+    stored_vectors = vectors  # the paper map lays these out (the search embeddings)
     store.set_embeddings(dict(zip(paper_ids, vectors, strict=True)))
     if settings.facets:
         extractor = make_facet_extractor(settings, embedder, client)
@@ -155,7 +162,7 @@ def _build(
     # Paper summaries (llm_paper_summaries), then what is clustered (embedding_source): from
     # here on `vectors` are the clustering vectors; the stored ones above stay for search.
     clustering = prepare_clustering(store, settings, papers, np.asarray(vectors), embedder, client)
-    papers, vectors = clustering.papers, clustering.vectors
+    vectors = clustering.vectors
 
     with Progress(
         TextColumn("clustering"),
@@ -165,7 +172,7 @@ def _build(
         TimeElapsedColumn(),
         disable=not show_progress,
     ) as progress:
-        task = progress.add_task("cluster", total=len(papers))
+        task = progress.add_task("cluster", total=len(paper_ids))
         # The previous build's clustered tree (before its corrections were replayed): the guide
         # and the id reference, so a rebuild of unchanged input repeats the previous build.
         memory = previous_tree.load(store.get_meta(previous_tree.META_KEY))
@@ -182,12 +189,14 @@ def _build(
         tree = builder.fit(
             np.asarray(vectors), on_leaf=lambda n: progress.advance(task, n), **kwargs
         )
-    labeler = make_labeler(settings, client, embedder).fit(papers, np.asarray(vectors))
+    labeler = make_labeler(settings, client, embedder).fit(clustering.papers, np.asarray(vectors))
     hierarchy = to_hierarchy(tree.root_, paper_ids, labeler)
     from hierograph.llm.refine import refine_hierarchy
 
     # An LLM may merge near-duplicate siblings and move misplaced leaves (llm_refine_budget).
-    hierarchy, refined = refine_hierarchy(hierarchy, papers, np.asarray(vectors), settings, client)
+    hierarchy, refined = refine_hierarchy(
+        hierarchy, clustering.papers, np.asarray(vectors), settings, client
+    )
     n_primary = len(hierarchy.assignments)  # second topics are appended after these
     hierarchy, multi_labeled = SecondLeafAssigner(
         settings.multi_label_margin, settings.multi_label_min_similarity
@@ -225,13 +234,14 @@ def _build(
                 store,
                 make_map_layout(settings),
                 refit=True,
+                embeddings=(paper_ids, stored_vectors),
                 knn=_tree_knn(builder, paper_ids)
                 if settings.embedding_source == "abstract"
                 else None,
             ).fitted
     levels = max(t.level for t in hierarchy.topics)
     return BuildReport(
-        papers=len(papers),
+        papers=len(paper_ids),
         topics=len(hierarchy.topics),
         leaves=len({t.id for t in hierarchy.topics} - {t.parent for t in hierarchy.topics}),
         depth=levels,

@@ -4,6 +4,8 @@ nothing below this layer reads settings to choose a class."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from hierograph.graph.models import Paper
@@ -83,7 +85,7 @@ class _KeywordStage:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.labeler = phrase_labeler(settings, embedder)
 
-    def fit(self, papers: list[Paper], vectors: np.ndarray) -> _KeywordStage:
+    def fit(self, papers: Sequence[Paper], vectors: np.ndarray) -> _KeywordStage:
         self.labeler.fit(papers, vectors)
         return self
 

@@ -345,10 +345,10 @@ def _read_hf_papers(client: HfClient, ids: Sequence[str], writer: PaperWriter) -
 def embed_missing(store: GraphStore, writer: PaperWriter, chunk: int = 512) -> int:
     """Embed every paper without an embedding (new ones, or ones a crash left unembedded);
     committed per chunk, and the cache makes a rerun cheap."""
-    have = set(store.get_embeddings())
-    todo = [p for p in store.iter_papers() if p.id not in have]
+    # Ids only: neither every stored vector nor every paper is read to find the few new ones.
+    todo = store.paper_ids(embedded=False)
     for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
+        part = store.get_papers(todo[start : start + chunk])
         vectors = writer.embedder().encode([p.text() for p in part])
         store.set_embeddings({p.id: v for p, v in zip(part, vectors, strict=True)})
     return len(todo)

@@ -79,7 +79,8 @@ class LlmFacetExtractor:
             self.max_attempts,
             schema=PaperFacets,
         ).answers
-        missing = [i for i, p in enumerate(papers) if p.id not in answers]
+        # Rows by the conversations' order (one per paper, in order): no second pass.
+        missing = [i for i, pid in enumerate(conversations) if pid not in answers]
         facets = (
             self.fallback.predict([papers[i] for i in missing], np.asarray(vectors)[missing])
             if missing

@@ -226,9 +226,12 @@ class LlmLabeler:
 
     def fit(self, papers: Sequence[Paper], vectors: np.ndarray) -> LlmLabeler:
         self.fallback.fit(papers, vectors)
-        self.titles_ = [p.title for p in papers]
-        self.abstracts_ = [p.abstract for p in papers]
-        self.summaries_ = [p.current_summary() for p in papers]
+        # One pass for the three columns the prompts quote (papers may stream from the store).
+        self.titles_, self.abstracts_, self.summaries_ = [], [], []
+        for p in papers:
+            self.titles_.append(p.title)
+            self.abstracts_.append(p.abstract)
+            self.summaries_.append(p.current_summary())
         self.vectors_ = unit_rows(np.asarray(vectors, dtype=np.float32))
         return self
 

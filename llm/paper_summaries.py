@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationInfo, field_validator
 
 from hierograph.graph.models import Paper, PaperSummary
+from hierograph.graph.paper_source import PaperTexts
 from hierograph.graph.store import GraphStore
 from hierograph.llm.client import LlmClient, Messages, ask_until_valid, parse_json_answer
 from hierograph.llm.label import SENTENCE, _words, neutralize, one_sentence
@@ -158,31 +159,35 @@ def clustering_texts(papers: Sequence[Paper], source: EmbeddingSource) -> tuple[
 
 @dataclass
 class ClusteringInput:
-    papers: list[Paper]  # with any summaries written in this build
+    papers: Sequence[Paper]  # with any summaries written in this build
     vectors: np.ndarray  # what the tree is grown from
-    texts: list[str]  # what those vectors embed
+    texts: Sequence[str]  # what those vectors embed (read lazily for the abstracts)
     note: str | None  # for the build's closing LLM line
 
 
 def prepare_clustering(
     store: GraphStore,
     settings: Settings,
-    papers: list[Paper],
+    papers: Sequence[Paper],
     vectors: np.ndarray,
     embedder: Embedder,
     client: LlmClient | None,
 ) -> ClusteringInput:
     """Paper summaries first (when `llm_paper_summaries` is on and there is a client), then the
     vectors to cluster: the abstract embeddings as given, or embeddings of the summary field
-    that `embedding_source` names. The vectors stored for search stay the abstract ones."""
+    that `embedding_source` names. The vectors stored for search stay the abstract ones.
+    `papers` may be a store-backed sequence (graph.paper_source): without summaries it is
+    passed on as it is, and nothing here holds every paper; with them, the summarized papers
+    are returned as one list."""
     notes = []
     if settings.llm_paper_summaries and client is not None:
         papers, stats = summarize_missing(
             store, papers, PaperSummarizer(client, settings.llm_max_attempts)
         )
         notes.append(stats.summary())
-    texts, fallbacks = clustering_texts(papers, settings.embedding_source)
+    texts: Sequence[str] = PaperTexts(papers)
     if settings.embedding_source != "abstract":
+        texts, fallbacks = clustering_texts(papers, settings.embedding_source)
         vectors = np.asarray(embedder.encode(texts))
         notes.append(
             f"clustered on {settings.embedding_source} summaries; {fallbacks} of {len(papers)} "

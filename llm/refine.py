@@ -246,11 +246,16 @@ class LlmRefiner:
         self.report_ = RefineReport()
         self.provider_down_ = False
         self._built_at = hierarchy.root().built_at
-        self._titles = {p.id: p.title for p in papers}
-        self._texts = {p.id: p.text() for p in papers}
         self._clean: dict[str, str] = {}
         unit = unit_rows(np.asarray(vectors, dtype=np.float32))
-        self._vectors = {p.id: unit[i] for i, p in enumerate(papers)}
+        # One pass (papers may stream from the store): the columns the prompts quote.
+        self._titles: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        for i, p in enumerate(papers):
+            self._titles[p.id] = p.title
+            self._texts[p.id] = p.text()
+            self._vectors[p.id] = unit[i]
 
     # --- candidates ---
     def _centroids(self, tree: RefineTree) -> tuple[dict[str, np.ndarray], dict[str, set[str]]]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from hierograph.graph.ids import title_key
 from hierograph.graph.method_models import CodeLink, Method, MethodLink, TopicMethod
 from hierograph.graph.models import Paper
+from hierograph.graph.paper_source import StoredPapers
 from hierograph.graph.store import GraphStore
 from hierograph.methods.registry import Registry, load_registry
 from hierograph.settings import Settings
@@ -291,7 +292,7 @@ def link_methods(
     matcher = MethodMatcher(registry.methods)
     links: list[MethodLink] = []
     code: list[CodeLink] = []
-    for paper in store.iter_papers():
+    for paper in StoredPapers(store):  # streamed, a chunk at a time
         links.extend(paper_links(paper, methods, matcher))
         # code_urls is the one source of code links: ingest fills it from abstracts and
         # comments, and the Hugging Face ingester adds the repository HF links to a paper.

@@ -234,7 +234,7 @@ def test_undecided_papers_take_the_value_their_cue_decided_neighbours_agree_on()
     vectors += [vision_axis + 0.05 * rng.standard_normal(8) for _ in range(n)]
     vectors += [text_axis + 0.1 * vision_axis, text_axis + vision_axis, text_axis]
     X = np.stack(vectors) / np.linalg.norm(vectors, axis=1, keepdims=True)
-    papers = [Paper(id=f"p{i}", title="t", abstract="a") for i in range(len(X))]
+    paper_ids = [f"p{i}" for i in range(len(X))]
 
     def rule(i: int, value: str) -> Facet:
         return Facet(paper_id=f"p{i}", dimension="modality", value=value, score=0.9, origin="rule")
@@ -242,10 +242,10 @@ def test_undecided_papers_take_the_value_their_cue_decided_neighbours_agree_on()
     decided = [rule(i, "text") for i in range(n)] + [rule(n + i, "vision") for i in range(n)]
     decided += [None, None, rule(2 * n + 2, "several")]
     values = ["text", "vision", "vision-language", "speech", "other"]
-    out = neighbour_votes(papers, X, decided, "modality", values)
+    out = neighbour_votes(paper_ids, X, decided, "modality", values)
     near_text, between, several = out[-3:]
     assert near_text is not None and near_text.value == "text"
     assert near_text.origin == "embedding" and near_text.score >= 0.8
     assert between is None and several is decided[-1]
     few = decided[: n // 2] + [None] * (len(X) - n // 2)
-    assert neighbour_votes(papers, X, few, "modality", values) == few
+    assert neighbour_votes(paper_ids, X, few, "modality", values) == few

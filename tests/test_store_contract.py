@@ -9,6 +9,7 @@ import pytest
 
 from hierograph.graph.factory import open_store
 from hierograph.graph.models import Assignment, Correction, Hierarchy, Paper, PaperSummary, Topic
+from hierograph.graph.paper_source import StoredPapers
 from hierograph.graph.store import SCHEMA_VERSION, GraphStore, StoreError
 from hierograph.graph.sync import copy_graph
 from hierograph.settings import load_settings
@@ -101,6 +102,37 @@ def test_upsert_is_idempotent_and_merges(store):
     assert merged.doi == "10.1/x" and merged.authors == ["Author 0", "New"]
     assert merged.abstract == ps[0].abstract, "an upsert never empties a field"
     assert store.find_paper_by_title_key("paper 3 on safety").id == ps[3].id
+
+
+def test_papers_by_id_and_ids_alone_stream_in_chunks(store):
+    """get_papers answers in the order asked, skipping unknown ids; paper_ids is the order of
+    iter_papers and filters on having an embedding; StoredPapers reads the same papers
+    through them, chunk by chunk (the build's papers and texts)."""
+    ps = papers(25)
+    store.upsert_papers(ps[::-1])  # insertion order is not id order
+    by_id = {p.id: p for p in ps}
+    ids = sorted(by_id)
+    assert store.paper_ids() == ids == [p.id for p in store.iter_papers()]
+    asked = [ids[7], "nope", ids[2], ids[7], ids[20]]
+    assert store.get_papers(asked) == [by_id[ids[7]], by_id[ids[2]], by_id[ids[7]], by_id[ids[20]]]
+    assert store.get_papers([]) == []
+    assert store.get_papers(ids) == [by_id[i] for i in ids]
+    many = [f"none{i}" for i in range(2500)] + [ids[0]]  # more ids than one query binds
+    assert store.get_papers(many) == [by_id[ids[0]]]
+    store.set_embeddings({pid: vectors(ps)[pid] for pid in ids[:10]})
+    assert store.paper_ids(embedded=True) == ids[:10]
+    assert store.paper_ids(embedded=False) == ids[10:]
+
+    stream = StoredPapers(store, chunk=4)
+    assert len(stream) == 25 and stream.ids == ids
+    assert list(stream) == list(store.iter_papers())
+    assert stream[3] == by_id[ids[3]] and stream[-1] == by_id[ids[-1]]
+    assert stream[5:9] == [by_id[i] for i in ids[5:9]]
+    texts = stream.texts()
+    assert list(texts) == [by_id[i].text() for i in ids]
+    assert texts[np.int64(4)] == by_id[ids[4]].text() and len(texts) == 25
+    some = StoredPapers(store, [ids[9], ids[1]])
+    assert [p.id for p in some] == [ids[9], ids[1]]
 
 
 def test_tree_queries_and_assignments(store):
