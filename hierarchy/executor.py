@@ -180,14 +180,21 @@ def make_executor(
 _EMBEDDERS: dict[tuple[str, str, int], Any] = {}
 
 
-def embed_chunk(texts: Sequence[str], model: str, device: str, batch_size: int) -> np.ndarray:
+def embed_chunk(
+    texts: Sequence[str], model: str, device: str, batch_size: int, precision: str = "auto"
+) -> np.ndarray:
     """One worker's share of the texts, embedded without a cache (the caller owns the cache)."""
     from hierograph.hierarchy.embed import Embedder
 
-    key = (model, device, batch_size)
+    key = (model, device, batch_size, precision)
     if key not in _EMBEDDERS:
         _EMBEDDERS[key] = Embedder(
-            model=model, device=device, batch_size=batch_size, cache_path=None, show_progress=False
+            model=model,
+            device=device,
+            batch_size=batch_size,
+            cache_path=None,
+            show_progress=False,
+            precision=precision,  # type: ignore[arg-type]
         )
     return _EMBEDDERS[key].encode(list(texts))
 
@@ -200,6 +207,7 @@ def embed_distributed(
     batch_size: int = 64,
     chunk_size: int = 2048,
     on_chunk: Callable[[int], None] | None = None,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Unit-length embeddings of `texts`, in order, computed as one task per chunk of
     `chunk_size` texts on `executor` (Ray tasks across a cluster's nodes, or local
@@ -208,7 +216,9 @@ def embed_distributed(
 
     starts = list(range(0, len(texts), chunk_size))
     tickets = {
-        executor.submit(embed_chunk, list(texts[s : s + chunk_size]), model, device, batch_size): s
+        executor.submit(
+            embed_chunk, list(texts[s : s + chunk_size]), model, device, batch_size, precision
+        ): s
         for s in starts
     }
     parts: dict[int, np.ndarray] = {}

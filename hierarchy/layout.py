@@ -131,25 +131,17 @@ def update_layout(
     `embeddings`: (paper ids, matrix) of what the store holds, for a refit by a build that has
     them in hand (memory-mapped): no second copy of every vector read back from the store."""
     if refit and embeddings is not None:
-        ids, matrix = list(embeddings[0]), embeddings[1]
+        ids = list(embeddings[0])
         if not ids:
             return LayoutReport()
-        xy = layout.fit(np.asarray(matrix), _reorder(knn, ids))
-        store.set_layout(
-            {i: (float(x), float(y)) for i, (x, y) in zip(ids, xy, strict=True)}, replace=True
-        )
-        return LayoutReport(fitted=len(ids))
+        return _whole_fit(store, layout, ids, np.asarray(embeddings[1]), knn)
     vectors = store.get_embeddings()
     if not vectors:
         return LayoutReport()
     have = store.layout() if not refit else {}
     if not have:
         ids = list(vectors)
-        xy = layout.fit(np.stack([vectors[i] for i in ids]), _reorder(knn, ids))
-        store.set_layout(
-            {i: (float(x), float(y)) for i, (x, y) in zip(ids, xy, strict=True)}, replace=True
-        )
-        return LayoutReport(fitted=len(ids))
+        return _whole_fit(store, layout, ids, np.stack([vectors[i] for i in ids]), knn)
     todo = [i for i in vectors if i not in have]
     if not todo:
         return LayoutReport()
@@ -178,6 +170,21 @@ def update_layout(
         placed.update({i: (float(x), float(y)) for i, (x, y) in zip(rest, xy, strict=True)})
     store.set_layout(placed)
     return LayoutReport(placed=len(todo))
+
+
+def _whole_fit(
+    store: GraphStore,
+    layout: MapLayout,
+    ids: list[str],
+    matrix: np.ndarray,
+    knn: tuple[Sequence[str], np.ndarray, np.ndarray] | None,
+) -> LayoutReport:
+    """Lay out `ids` (the rows of `matrix`) afresh and replace the stored map with them."""
+    xy = layout.fit(matrix, _reorder(knn, ids))
+    store.set_layout(
+        {i: (float(x), float(y)) for i, (x, y) in zip(ids, xy, strict=True)}, replace=True
+    )
+    return LayoutReport(fitted=len(ids))
 
 
 def _topic_neighbourhoods(

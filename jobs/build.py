@@ -81,6 +81,7 @@ def embed_papers(
         device=settings.device,
         batch_size=settings.embedding_batch_size,
         chunk_size=max(1, settings.embedding_chunk_size // (settings.executor_workers or 2)),
+        precision=settings.embedding_precision,
     )
     return embedder.encode(texts, compute=compute)
 

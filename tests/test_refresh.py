@@ -103,6 +103,14 @@ def check_tree(store: GraphStore) -> None:
             assert not view.members.get(topic.id), f"papers directly in inner topic {topic.id}"
 
 
+def _subtree(parent: dict[str, str | None], root: str) -> set[str]:
+    """`root` and every topic below it."""
+    found = {root}
+    while grown := {t for t, p in parent.items() if p in found} - found:
+        found |= grown
+    return found
+
+
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_refresh_adds_new_papers_into_the_tree(kind, server, built_corpus, tmp_path):
     settings = tree_home(built_corpus, tmp_path / "home", kind, source_settings(server))
@@ -131,7 +139,14 @@ def test_refresh_adds_new_papers_into_the_tree(kind, server, built_corpus, tmp_p
         assert report.place.grown  # the report names the topics that grew
         assert store.get_meta(arxiv_watermark_key(QUERY)) == max(r["updated"] for r in arxiv_new)
         assert store.get_meta(HF_DAILY_KEY) == DAYS[0][:8] + f"{int(DAYS[0][8:]) - 1:02d}"
-        assert human in store.assignments(paper_id=human.paper_id)
+        # The human placement survives: where its topic grew past the leaf size and split,
+        # its papers moved into the new children keeping their origin and score (place.py).
+        kept = [a for a in store.assignments(paper_id=human.paper_id) if a.origin == "human"]
+        parent = {t.id: t.parent for t in store.topics()}
+        within = _subtree(parent, human.topic_id)
+        assert [(a.score, a.topic_id in within) for a in kept] == [(1.0, True)]
+        if human.topic_id not in parent.values():  # still a leaf: untouched
+            assert human in store.assignments(paper_id=human.paper_id)
         assert len(store.corrections()) == 1
         check_tree(store)
 
