@@ -132,6 +132,20 @@ GENERIC_WORDS = ACADEMIC_STOP_WORDS | frozenset(
         "llms",
         "language",
         "ai",
+        # Indefinite pronouns, which taggers read as nouns: "Prompting Aligned LLMs with
+        # Nothing" gave a topic named "Nothing".
+        "nothing",
+        "something",
+        "anything",
+        "everything",
+        "nobody",
+        "somebody",
+        "anybody",
+        "everybody",
+        "someone",
+        "anyone",
+        "everyone",
+        "none",
     ]
 )
 

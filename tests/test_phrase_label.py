@@ -140,6 +140,23 @@ def test_a_word_the_whole_collection_uses_is_never_a_name_alone(embed):
         assert labels[id(child)].label.lower() not in {"alignment", "results", "models"}
 
 
+def test_a_pronoun_is_never_a_name(embed):
+    nothing = [
+        ("Prompting Aligned Chatbots with Nothing", "Instruction data made from nothing."),
+        ("Learning to Plan from Nothing", "Planners learned from nothing but a simulator."),
+        ("Reward Data from Nothing", "Preference pairs from nothing: no human labels."),
+        ("Self-Improvement with Nothing", "Models improve themselves with nothing added."),
+    ]
+    papers = _papers([nothing, DNA])
+    X = np.asarray(embed([p.text() for p in papers]))
+    root = Node(
+        members=list(range(8)),
+        children=[Node(members=list(range(4))), Node(members=list(range(4, 8)))],
+    )
+    labels = PhraseLabeler(embed).fit(papers, X).label_tree(root)
+    assert labels[id(root.children[0])].label.lower() != "nothing"
+
+
 MESA = [
     ("Risks from Mesa Optimization", "Mesa optimization arises when a learned model optimizes."),
     ("Deceptive Mesa Optimizers", "A mesa optimizer may deceive; mesa optimization is risky."),
