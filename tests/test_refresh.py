@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hierograph.cli import app
+from hierograph.curation.state import TreeState
 from hierograph.graph.factory import open_store
 from hierograph.graph.models import Assignment, Correction
 from hierograph.graph.sqlite_store import SqliteStore
@@ -103,14 +104,6 @@ def check_tree(store: GraphStore) -> None:
             assert not view.members.get(topic.id), f"papers directly in inner topic {topic.id}"
 
 
-def _subtree(parent: dict[str, str | None], root: str) -> set[str]:
-    """`root` and every topic below it."""
-    found = {root}
-    while grown := {t for t, p in parent.items() if p in found} - found:
-        found |= grown
-    return found
-
-
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_refresh_adds_new_papers_into_the_tree(kind, server, built_corpus, tmp_path):
     settings = tree_home(built_corpus, tmp_path / "home", kind, source_settings(server))
@@ -142,10 +135,10 @@ def test_refresh_adds_new_papers_into_the_tree(kind, server, built_corpus, tmp_p
         # The human placement survives: where its topic grew past the leaf size and split,
         # its papers moved into the new children keeping their origin and score (place.py).
         kept = [a for a in store.assignments(paper_id=human.paper_id) if a.origin == "human"]
-        parent = {t.id: t.parent for t in store.topics()}
-        within = _subtree(parent, human.topic_id)
+        tree = TreeState.from_store(store)
+        within = tree.subtree(human.topic_id)
         assert [(a.score, a.topic_id in within) for a in kept] == [(1.0, True)]
-        if human.topic_id not in parent.values():  # still a leaf: untouched
+        if tree.is_leaf(human.topic_id):  # still a leaf: untouched
             assert human in store.assignments(paper_id=human.paper_id)
         assert len(store.corrections()) == 1
         check_tree(store)
