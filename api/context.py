@@ -51,6 +51,7 @@ class ApiContext:
                         workers=s.api_query_workers or physical_cores(),
                         max_batch=s.api_query_batch,
                         cache_size=s.api_query_cache,
+                        gather_s=s.api_query_gather_ms / 1000,
                     )
         return self._queries(text)
 

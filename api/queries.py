@@ -24,7 +24,7 @@ from hierograph.api.finder import (
     Ranked,
     TreeFinder,
 )
-from hierograph.api.hybrid import Blend, HybridFinder, rrf_scores
+from hierograph.api.hybrid import Blend, HybridFinder, rrf_scores, zscore_ranking
 from hierograph.api.models import (
     ChildTopic,
     CodeAnswer,
@@ -144,9 +144,17 @@ def _semantic(ctx: ApiContext, vector: np.ndarray, n: int, allowed: set[str] | N
 
 
 def hybrid_ranking(ctx: ApiContext, query: str, allowed: set[str] | None = None) -> Ranked:
-    """Vector and full-text candidates (both ranked within `allowed` when given) fused by
-    reciprocal rank. Only store reads take the lock, so concurrent requests overlap."""
+    """Vector and full-text search fused (`api_fusion`): by z-score over the whole corpus, or
+    by reciprocal rank of the two top lists; either way ranked within `allowed` when given, at
+    most twice `api_search_candidates` papers. Only store reads take the lock, so concurrent
+    requests overlap."""
     n = ctx.settings.api_search_candidates
+    if ctx.settings.api_fusion == "zscore":
+        index, text = ctx.tree_index(), ctx.text_index()
+        vector = ctx.embed(query)
+        unit = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+        weight = ctx.settings.api_zscore_dense_weight
+        return zscore_ranking(index, text, unit, query, weight, 2 * n, allowed)
     semantic = _semantic(ctx, ctx.embed(query), n, allowed)
     text = ctx.text_index().search(query, n, allowed)
     return rrf([semantic, text], ctx.settings.api_rrf_k, [ctx.settings.api_dense_weight, 1.0])
@@ -406,9 +414,11 @@ def make_finder(
         return HybridFinder(
             ctx.tree_index,
             ctx.embed,
-            lambda text, n: ctx.text_index().search(text, n),
+            ctx.text_index,
             default_blend_of(ctx.settings),
             candidates=ctx.settings.finder_candidates,
+            fusion=ctx.settings.api_fusion,
+            zscore_dense_weight=ctx.settings.api_zscore_dense_weight,
             rrf_k=ctx.settings.api_rrf_k,
             dense_weight=ctx.settings.api_dense_weight,
             centroid_weight=ctx.settings.finder_centroid_weight,

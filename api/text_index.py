@@ -55,6 +55,7 @@ class TextIndex:
     vocab: dict[str, int]
     bm25: bm25s.BM25 | None
     analyzer: Analyzer = field(default_factory=Analyzer)
+    _aligned: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def from_papers(cls, papers: Iterable[Paper], title_weight: int = 1) -> TextIndex:
@@ -90,6 +91,17 @@ class TextIndex:
         if not ids:
             return None
         return self.bm25.get_scores_from_ids(ids)
+
+    def rows_in(self, ids: list[str]) -> np.ndarray:
+        """For each paper of this index (in `paper_ids` order), its position in `ids`, or -1.
+        Remembered for the last `ids` list seen (the tree index's, which lives as long as the
+        tree), so a request pays a lookup, not a dict pass over the corpus."""
+        if self._aligned is not None and self._aligned[0] is ids:
+            return self._aligned[1]
+        where = {pid: i for i, pid in enumerate(ids)}
+        rows = np.fromiter((where.get(p, -1) for p in self.paper_ids), np.int64, len(self))
+        self._aligned = (ids, rows)
+        return rows
 
     def search(self, query: str, n: int, allowed: set[str] | None = None) -> Ranked:
         """Top-n (paper id, BM25 score) with a positive score, best first, ties by id; with

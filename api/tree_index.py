@@ -136,12 +136,16 @@ class TreeIndex:
         """Root → … → topic for every topic the paper is assigned to, best assignment first."""
         return [self.path(t) for t in self.paper_topics.get(paper_id, [])]
 
+    def similarities(self, query: np.ndarray) -> np.ndarray:
+        """Cosine of a unit query to every paper, in `paper_ids` order."""
+        return self.paper_matrix @ query.astype(np.float32)
+
     def semantic(self, query: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Top-n (paper id, cosine) for a unit query vector, ties broken by id: the in-memory
         twin of the store's `semantic_search`, without reading every embedding per request."""
         if not self.paper_ids:
             return []
-        sims = self.paper_matrix @ query.astype(np.float32)
+        sims = self.similarities(query)
         n = min(n, len(sims))
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
         # ids are sorted, so a stable sort on -cosine breaks ties by id.

@@ -3,7 +3,8 @@ the top 5, on every find set given (bench/data/find-keyword.jsonl: keyword descr
 bench/make_find_set.py; bench/data/find-realistic.jsonl: from-memory descriptions by a local
 instruct model, bench/make_realistic_find_set.py).
 
-Strategies: hybrid (the default: hybrid candidates re-ranked with the tree, settings' blend),
+Strategies: hybrid (the default: hybrid candidates re-ranked with the tree, settings' blend and
+fusion; the other fusion, z-score or rank, is reported too),
 tree (top-down route, beam from settings; centroid routing and exemplar routing) and flat.
 The realistic set is split in two halves by a hash of the paper id: `--tune` grid-searches the
 hybrid blend on the keyword set and the *tune* half only, and the table reports the other,
@@ -18,6 +19,7 @@ Writes bench/out/find.json and bench/out/find.html (plotly) and prints a rich ta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -117,14 +119,19 @@ def strategies(ctx: ApiContext, blend: Blend | None) -> list[tuple[str, queries.
         tuned = HybridFinder(
             ctx.tree_index,
             ctx.embed,
-            lambda text, n: ctx.text_index().search(text, n),
+            ctx.text_index,
             blend,
             candidates=hybrid.candidates,
+            fusion=hybrid.fusion,
+            zscore_dense_weight=hybrid.zscore_dense_weight,
             rrf_k=hybrid.rrf_k,
             dense_weight=hybrid.dense_weight,
             centroid_weight=hybrid.centroid_weight,
         )
         out.append((f"hybrid (tuned {blend.cosine}/{blend.topic}/{blend.parent})", tuned))
+    if isinstance(hybrid, HybridFinder):  # the other fusion, side by side
+        other = "rrf" if hybrid.fusion == "zscore" else "zscore"
+        out.append((f"hybrid ({other} fusion)", dataclasses.replace(hybrid, fusion=other)))
     centroid = EmbeddingRanker(s.finder_centroid_weight)
     exemplar = ExemplarRanker(fallback=centroid)
     out.append(

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hierograph.api import queries
 from hierograph.api.context import ApiContext, open_context
 from hierograph.api.rest import create_app
 from hierograph.graph.factory import open_store
@@ -340,6 +341,19 @@ def test_request_log_and_rate_limit(served: Served) -> None:
         assert int(limited.headers["Retry-After"]) >= 1
         assert "retry in" in _error(limited, 429)["message"]
         assert http.get("/healthz").status_code == 200  # health checks are never limited
+
+
+def test_a_crash_is_answered_500_and_logged(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(queries, "find", explode)
+    body = _error(served.http.post("/find", json={"description": "reward hacking"}), 500)
+    assert body["code"] == "internal" and "RuntimeError" in body["message"]
+    log = (Path(served.settings.home) / "logs" / "api.log").read_text()
+    assert "POST /find 500" in log and "unhandled error on POST /find" in log
 
 
 def test_cli_serve_and_find(built_corpus: Settings) -> None:

@@ -4,6 +4,7 @@ baseline behind the same interface."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ import pytest
 from hierograph.api import queries
 from hierograph.api.context import ApiContext, api_context
 from hierograph.api.finder import EmbeddingRanker, LlmRanker, TreeFinder, parse_ranking
-from hierograph.api.hybrid import Blend
+from hierograph.api.hybrid import Blend, HybridFinder
 from hierograph.llm.client import LlmClient
 from hierograph.settings import Settings
 
@@ -158,6 +159,24 @@ def test_hybrid_blend_weights_decide_the_order(ctx: ApiContext) -> None:
         assert scores == sorted(found.features[:, column].tolist(), reverse=True)
     # Fused scores are scaled to at most 1 (rank 1 in both lists); cosines are cosines.
     assert found.features[:, 0].max() <= 1.0 + 1e-9 and abs(found.features[:, 1]).max() <= 1.0001
+
+
+def test_hybrid_fusion_is_a_setting(ctx: ApiContext) -> None:
+    """z-score fusion is the default; rank fusion stays available, and both find by title."""
+    description = "reward models trained from human preferences"
+    zscore = queries.make_finder(ctx, "hybrid")
+    assert isinstance(zscore, HybridFinder) and zscore.fusion == "zscore"
+    rrf_ctx = ApiContext(
+        ctx.settings.model_copy(update={"api_fusion": "rrf"}), ctx.store, ctx.embedder
+    )
+    from_settings = queries.make_finder(rrf_ctx, "hybrid")
+    assert isinstance(from_settings, HybridFinder) and from_settings.fusion == "rrf"
+    rrf = dataclasses.replace(zscore, fusion="rrf")  # this context's query encoder
+    a, b = zscore.candidates_for(description), rrf.candidates_for(description)
+    assert a.features[0, 0] == pytest.approx(1.0) and b.features[:, 0].max() <= 1.0 + 1e-9
+    assert a.ids != b.ids  # the two fusions order the candidates differently
+    for p in list(ctx.store.iter_papers())[8:12]:
+        assert rrf.find(p.title, 3).hits[0][0] == p.id
 
 
 def test_in_memory_search_agrees_with_the_store(ctx: ApiContext) -> None:

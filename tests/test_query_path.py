@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from hierograph.api.hybrid import standardized, top_fused, zscore_fusion
 from hierograph.api.query_encoder import QueryEncoder
 from hierograph.api.text_index import TextIndex
 from hierograph.graph.models import Paper
@@ -51,6 +52,40 @@ def test_bm25_filter_is_exact_and_ties_break_by_id():
         ("p4", pytest.approx(index.search("reward hacking", 10, allowed={"p4"})[0][1]))
     ]
     assert TextIndex.from_papers([]).search("reward", 5) == []
+
+
+def test_zscore_fusion_keeps_a_clear_winner_that_one_list_misses():
+    index = TextIndex.from_papers(PAPERS)  # paper_ids: p1 .. p5
+    bm25 = index.scores("reward models")
+    assert bm25 is not None and bm25[index.paper_ids.index("p4")] > 0
+    # Vectors in another order, p5 without one: p2 is far above every other paper by cosine
+    # and has no word of the query; p4 matches the words and is middling by cosine.
+    dense_ids = ["p4", "p2", "p1", "p3"]
+    dense = np.array([0.30, 0.95, 0.28, 0.29])
+    fused = zscore_fusion(dense, dense_ids, index, bm25, w=1.5)
+    by_id = dict(zip(index.paper_ids, fused, strict=True))
+    z = dict(zip(dense_ids, standardized(dense), strict=True))
+    z_text = dict(zip(index.paper_ids, standardized(bm25), strict=True))
+    for pid in dense_ids:  # each paper gets its own cosine, whatever the two orders
+        assert by_id[pid] == pytest.approx(z_text[pid] + 1.5 * z[pid])
+    assert by_id["p5"] == pytest.approx(z_text["p5"] + 1.5 * min(z.values()))  # no vector
+    assert max(by_id, key=by_id.get) == "p2"
+    # Rank fusion sees p2 only at rank 1 of one list; with the words it would not lead.
+    assert by_id["p4"] > by_id["p1"] and by_id["p4"] > by_id["p3"]
+    # No query word in the index: the cosine alone orders the papers.
+    none = zscore_fusion(dense, dense_ids, index, None, w=1.0)
+    assert [index.paper_ids[i] for i in np.argsort(-none)[:2]] == ["p2", "p4"]
+    assert standardized(np.ones(4)).tolist() == [0.0] * 4
+
+
+def test_top_fused_filters_exactly_and_breaks_ties_by_id():
+    ids = ["a", "b", "c", "d", "e"]
+    scores = np.array([0.5, 2.0, 0.5, 3.0, -1.0])
+    assert top_fused(ids, scores, 3) == [("d", 3.0), ("b", 2.0), ("a", 0.5)]
+    # "e" is last overall; within `allowed` it is found whatever n is.
+    assert top_fused(ids, scores, 1, allowed={"e", "zz"}) == [("e", -1.0)]
+    assert top_fused(ids, scores, 9, allowed={"c", "a"}) == [("a", 0.5), ("c", 0.5)]
+    assert top_fused(ids, scores, 0) == [] and top_fused([], np.zeros(0), 5) == []
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +145,36 @@ def test_repeats_come_from_memory_and_failures_reach_every_caller(embedder):
     with pytest.raises(RuntimeError, match="model gone"):
         failing("anything")
     failing.close()
+
+
+def test_a_worker_gathers_a_batch_only_while_another_is_busy():
+    release = threading.Event()
+    calls: list[list[str]] = []
+
+    def gated(batch):
+        calls.append(list(batch))
+        if len(calls) == 1:
+            release.wait(30)  # the first worker stays busy
+        return np.ones((len(batch), 3), np.float32)
+
+    # A gather window far longer than the test: the second worker must leave it because its
+    # batch is full (3), not because the window ran out.
+    encoder = QueryEncoder(gated, workers=2, cache_size=0, gather_s=60.0, gather_batch=3)
+    threads = [threading.Thread(target=encoder, args=(f"q{i}",)) for i in range(4)]
+    threads[0].start()
+    while not calls:
+        time.sleep(0.01)
+    for t in threads[1:]:
+        t.start()
+    for t in threads[1:]:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads[1:])
+    assert [len(c) for c in calls] == [1, 3]  # q1..q3 waited for each other, not for q0
+    release.set()
+    threads[0].join(30)
+    # Alone (no other worker busy), a query starts at once: no wait for company.
+    done = threading.Thread(target=encoder, args=("alone",))
+    done.start()
+    done.join(30)
+    assert not done.is_alive() and calls[-1] == ["alone"]
+    encoder.close()
