@@ -16,7 +16,9 @@ rather than the model's arithmetic, and each is avoided here:
   8-30 ms with 8 clients, bench/bench_find_latency.py);
 - torch's intra-op threads fighting over two cores: each worker runs its forward pass on one
   thread (OpenMP's thread count is per calling thread), and there is a worker per core.
-The vectors are the model's own, unit length, exactly as `Embedder.encode` gives them.
+The vectors are the model's own, unit length: in float32 exactly as `Embedder.encode` gives
+them; in bf16 on a CPU from a copy of the model with bf16 weights (`Embedder._query_model`),
+within cosine 0.9999 of the build's autocast vectors.
 """
 
 from __future__ import annotations

