@@ -105,7 +105,7 @@ def create_mcp_server(settings: Settings, context: ApiContext | None = None) -> 
 
     @mcp.tool(
         description="Find a paper from a description of it (in your own words): hybrid "
-        "search by default: vector and full-text ranks fused, with the tree's re-ranking "
+        "search by default: vector and full-text scores fused, with the tree's re-ranking "
         "weights as settings (strategy 'tree' walks the tree from "
         "the root, 'flat' is plain search); every hit carries its topic paths."
     )

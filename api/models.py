@@ -41,7 +41,7 @@ class TopicRef(BaseModel):
 class PaperHit(BaseModel):
     id: str
     title: str
-    score: float = Field(description="Higher is better; fused rank score for search, cosine else.")
+    score: float = Field(description="Higher is better; fused score for search, cosine else.")
 
 
 class SearchHit(PaperHit):

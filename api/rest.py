@@ -322,7 +322,7 @@ def create_app(settings: Settings, context: ApiContext | None = None) -> FastAPI
 
     @app.post("/find", response_model=FindResponse, responses=_ERRORS, tags=["papers"])
     def find(c: Ctx, request: FindRequest) -> FindResponse:
-        """Find a paper from a description: hybrid search, vector and full-text ranks fused (the
+        """Find a paper from a description: hybrid search, vector and full-text scores fused (the
         default), the tree route, or flat search; every hit carries its topic paths."""
         return queries.find(c, request.description, request.k, request.strategy)
 

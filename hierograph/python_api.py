@@ -151,7 +151,7 @@ class Hierograph:
             return TopicTree.from_store(self.store)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        """Papers matching `query`, best first: vector and full-text ranks fused (the REST
+        """Papers matching `query`, best first: vector and full-text scores fused (the REST
         API's /papers/search)."""
         from hierograph.api.queries import search_papers
 
@@ -164,7 +164,7 @@ class Hierograph:
         strategy: Literal["hybrid", "tree", "flat"] = "hybrid",
     ) -> list[Hit]:
         """The papers best matching a description of one paper, best first, each with its
-        topic paths: hybrid search, vector and full-text ranks fused ("hybrid", the default
+        topic paths: hybrid search, vector and full-text scores fused ("hybrid", the default
         and the best measured), the tree walked top-down ("tree", LLM-ranked when an LLM is
         configured) or plain search ("flat"). Same as `hierograph find`."""
         from hierograph.api.queries import find

@@ -335,7 +335,10 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(40, ge=1, description="Requests a client may send at once.")
     api_page_size: int = Field(10, ge=1, le=50, description="Default results per page.")
     api_search_candidates: int = Field(
-        200, ge=10, description="Papers each of vector and full-text search hands to the fusion."
+        200,
+        ge=10,
+        description="Papers each of vector and full-text search hands to rank fusion; search "
+        "ranks at most twice this many.",
     )
     # Fusion of the vector and full-text lists (search and the hybrid finder): a small k and
     # full text counted double let a paper that shares the description's rare words lead;

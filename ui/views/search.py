@@ -48,7 +48,7 @@ if query.strip():
         except InvalidInput as e:
             st.error(e.message)
             st.stop()
-    how = "semantic and full-text ranks fused"
+    how = "semantic and full-text scores fused"
     if order != "relevance":
         how = f"the best {len(page.results)} by relevance, sorted by {order}"
     st.caption(f"{len(page.results)} results · {how}")
