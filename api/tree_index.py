@@ -137,7 +137,10 @@ class TreeIndex:
         return [self.path(t) for t in self.paper_topics.get(paper_id, [])]
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
-        """Cosine of a unit query to every paper, in `paper_ids` order."""
+        """Cosine of a unit query to every paper, in `paper_ids` order (none before a build
+        has embedded any)."""
+        if not self.paper_ids:
+            return np.zeros(0, np.float32)
         return self.paper_matrix @ query.astype(np.float32)
 
     def semantic(self, query: np.ndarray, n: int) -> list[tuple[str, float]]:

@@ -8,9 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from hierograph.api.hybrid import standardized, top_fused, zscore_fusion
+from hierograph.api.hybrid import standardized, top_fused, zscore_fusion, zscore_ranking
 from hierograph.api.query_encoder import QueryEncoder
 from hierograph.api.text_index import TextIndex
+from hierograph.api.tree_index import TreeIndex
 from hierograph.graph.models import Paper
 from hierograph.hierarchy.embed import Embedder, pick_device, resolve_precision
 
@@ -76,6 +77,15 @@ def test_zscore_fusion_keeps_a_clear_winner_that_one_list_misses():
     none = zscore_fusion(dense, dense_ids, index, None, w=1.0)
     assert [index.paper_ids[i] for i in np.argsort(-none)[:2]] == ["p2", "p4"]
     assert standardized(np.ones(4)).tolist() == [0.0] * 4
+
+
+def test_zscore_ranking_before_any_paper_is_embedded():
+    """Papers ingested, no build yet: no vectors, so full text alone ranks."""
+    empty = TreeIndex("", {}, {}, None, {}, {}, {}, {}, {})
+    text = TextIndex.from_papers(PAPERS)
+    hits = zscore_ranking(empty, text, np.ones(4, np.float32) / 2, "reward models", 1.5, 3)
+    assert hits[0][0] == "p4" and len(hits) == 3
+    assert zscore_ranking(empty, TextIndex.from_papers([]), np.ones(4), "reward", 1.5, 3) == []
 
 
 def test_top_fused_filters_exactly_and_breaks_ties_by_id():
