@@ -10,8 +10,8 @@ rather than the model's arithmetic, and each is avoided here:
 - a model call per query: requests that arrive while a worker is busy are embedded together in
   its next batch (one forward pass for up to `max_batch` queries). When another worker is
   already busy, a worker that has one query waits up to `gather_s` for `gather_batch` of them:
-  a pass over 4 short queries costs about 5 ms each in bf16 on one core, one alone about 10 ms
-  (measured with the default model), so under load gathering gives more queries per second,
+  a pass over 3 short queries costs about 3.8 ms each in bf16 on one core, one alone about
+  5.4 ms (the default model), so under load gathering gives more queries per second,
   and with no other worker busy nothing waits (3 queries and 15 ms were the best of 2-4 and
   8-30 ms with 8 clients, bench/bench_find_latency.py);
 - torch's intra-op threads fighting over two cores: each worker runs its forward pass on one
