@@ -91,6 +91,21 @@ def resolve_precision(
     return precision  # type: ignore[return-value]
 
 
+def _torch_dtype(precision: str):  # noqa: ANN202 - torch is imported late (slow)
+    """The torch dtype of a half precision ("fp16", "bf16")."""
+    import torch
+
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def _cpu_half_dtype(device: str, precision: str):  # noqa: ANN202 - torch is imported late
+    """The half-precision dtype a CPU runs at, or None: in fp32, and on an accelerator, whose
+    model weights are converted themselves when the model loads."""
+    if precision == "fp32" or not device.startswith("cpu"):
+        return None
+    return _torch_dtype(precision)
+
+
 def physical_cores() -> int:
     """Physical cores (hyper-threads share one core's arithmetic units, so they do not count)."""
     try:
@@ -320,56 +335,53 @@ class Embedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
-            device = pick_device(self.device)
+            device, precision = self._device_and_precision()
             model = SentenceTransformer(resolve_model(self.model), device=device)
-            precision = resolve_precision(self.precision, device)
             if precision != "fp32" and not device.startswith("cpu"):
-                import torch
-
-                model.to({"fp16": torch.float16, "bf16": torch.bfloat16}[precision])
+                model.to(_torch_dtype(precision))
             self._model = model
         return self._model
+
+    def _device_and_precision(self) -> tuple[str, Literal["fp32", "fp16", "bf16"]]:
+        """The device this embedder runs on and the precision it resolves to there."""
+        device = pick_device(self.device)
+        return device, resolve_precision(self.precision, device)
 
     @contextmanager
     def _cpu_autocast(self) -> Iterator[None]:
         """bf16 (or fp16) on CPU: the model's matrix products in half precision, its weights,
         norms and softmax in float32 (torch.autocast); nothing to do elsewhere."""
-        device = pick_device(self.device)
-        precision = resolve_precision(self.precision, device)
-        if precision == "fp32" or not device.startswith("cpu"):
+        dtype = _cpu_half_dtype(*self._device_and_precision())
+        if dtype is None:
             yield
             return
         import torch
 
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
         with torch.autocast("cpu", dtype=dtype):
             yield
 
-    def _query_model(self):  # noqa: ANN202 - SentenceTransformer import is deferred (slow)
+    def _query_model(self, device: str, precision: str):  # noqa: ANN202 - deferred import
         """The model `encode_uncached` runs. On a CPU in bf16 (or fp16): a copy with its weights
         converted once, made on first use. Autocast casts every weight again at each call,
         which for a few short queries is a quarter of the pass (one query 7.4 → 5.4 ms, three
         4.6 → 3.8 ms each, MiniLM-L6 on one core); its vectors are within cosine 0.9999 of
         the autocast ones that the build stores."""
         model = self._load()
-        device = pick_device(self.device)
-        precision = resolve_precision(self.precision, device)
-        if precision == "fp32" or not device.startswith("cpu"):
+        dtype = _cpu_half_dtype(device, precision)
+        if dtype is None:
             return model
         with _QUERY_MODEL_LOCK:
             if self._query_copy is None:
                 import copy
 
-                import torch
-
-                dtype = torch.bfloat16 if precision == "bf16" else torch.float16
                 self._query_copy = copy.deepcopy(model).to(dtype)
         return self._query_copy
 
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
         """Unit float32 vectors straight from the model, one forward pass per call: no disk
         cache and no progress bar (queries, which are not worth keeping on disk)."""
-        vectors = self._query_model().encode(
+        device, precision = self._device_and_precision()
+        vectors = self._query_model(device, precision).encode(
             list(texts),
             batch_size=max(1, len(texts)),
             normalize_embeddings=True,
@@ -377,7 +389,7 @@ class Embedder:
             convert_to_tensor=True,
         )
         vectors = vectors.float().cpu().numpy()
-        if resolve_precision(self.precision, pick_device(self.device)) != "fp32":
+        if precision != "fp32":
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors
 
@@ -487,7 +499,7 @@ class Embedder:
             self._write_chunks(order, unique_hashes, texts, first, out, cache, compute, None)
             return
         model = self._load()
-        device = pick_device(self.device)
+        device, precision = self._device_and_precision()
         cores = physical_cores()
         processes = choose_processes(self.processes, device, len(order), cores)
         self.processes_used_ = processes
@@ -496,7 +508,7 @@ class Embedder:
             with _omp_threads(max(1, cores // processes)):
                 pool = model.start_multi_process_pool(["cpu"] * processes)
         sizer = self._batch_sizer()
-        precise = resolve_precision(self.precision, device) == "fp32"
+        precise = precision == "fp32"
 
         def run(batch: list[str]) -> np.ndarray:
             def call(batch_size: int) -> np.ndarray:
