@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from hierograph.api.tree_index import TreeIndex
+from hierograph.api.tree_index import TreeIndex, unit_vector
 from hierograph.graph.models import Topic
 from hierograph.llm.client import LlmClient, LlmError, extract_json_object
 
@@ -196,7 +196,7 @@ class TreeFinder:
     def find(self, description: str, k: int) -> FindResult:
         index = self.index()
         query = self.embed(description)
-        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        query = unit_vector(query)
         fallbacks_before = getattr(self.ranker, "fallbacks_", 0)
         if index.root_id is None:
             return FindResult([], [], 0, self.strategy)

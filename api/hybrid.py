@@ -31,7 +31,7 @@ import numpy as np
 
 from hierograph.api.finder import FindResult, Ranked
 from hierograph.api.text_index import TextIndex
-from hierograph.api.tree_index import TreeIndex
+from hierograph.api.tree_index import TreeIndex, unit_vector
 
 FEATURES = ("fused", "cosine", "topic", "parent")
 
@@ -172,7 +172,7 @@ class HybridFinder:
         """Fused candidates of the description and their features, before blending."""
         index = self.index()
         query = np.asarray(self.embed(description), dtype=np.float32)
-        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        query = unit_vector(query)
         fused = self._fused(index, query, description)
         ids = list(fused)
         touched = {t for pid in ids for t in index.paper_topics.get(pid, [])}

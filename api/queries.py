@@ -43,6 +43,7 @@ from hierograph.api.models import (
     TopicMethodRef,
     TopicRef,
 )
+from hierograph.api.tree_index import unit_vector
 from hierograph.curation import corrections as corr
 from hierograph.graph.method_models import Method
 from hierograph.graph.models import Paper, Topic
@@ -127,7 +128,7 @@ def _allowed_ids(ctx: ApiContext, filters: SearchFilters) -> set[str] | None:
 def _semantic(ctx: ApiContext, vector: np.ndarray, n: int, allowed: set[str] | None) -> Ranked:
     if allowed is None:
         # The in-memory matrix of the tree index: the store would read every embedding.
-        unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        unit = unit_vector(vector)
         return ctx.tree_index().semantic(unit.astype(np.float32), n)
     # Within a topic or method the candidates are known: rank them all exactly, so a filter
     # never hides a paper that the global top-n happened to miss.
@@ -138,7 +139,7 @@ def _semantic(ctx: ApiContext, vector: np.ndarray, n: int, allowed: set[str] | N
     ids = list(stored)
     matrix = np.stack([stored[i] for i in ids]).astype(np.float32)
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    sims = matrix @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
+    sims = matrix @ unit_vector(vector)
     ranked = sorted(zip(ids, sims.tolist(), strict=True), key=lambda s: (-s[1], s[0]))
     return ranked[:n]
 
@@ -152,7 +153,7 @@ def hybrid_ranking(ctx: ApiContext, query: str, allowed: set[str] | None = None)
     if ctx.settings.api_fusion == "zscore":
         index, text = ctx.tree_index(), ctx.text_index()
         vector = ctx.embed(query)
-        unit = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+        unit = unit_vector(vector).astype(np.float32)
         weight = ctx.settings.api_zscore_dense_weight
         return zscore_ranking(index, text, unit, query, weight, 2 * n, allowed)
     semantic = _semantic(ctx, ctx.embed(query), n, allowed)

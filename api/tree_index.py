@@ -30,7 +30,8 @@ def topic_text(topic: Topic) -> str:
     return ". ".join(p for p in parts if p)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit_vector(v: np.ndarray) -> np.ndarray:
+    """`v` scaled to length 1 (a zero vector stays zero)."""
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
@@ -100,17 +101,18 @@ class TreeIndex:
                 papers |= subtree[c]
             subtree[t.id] = papers
         paper_vec = {
-            k: _unit(np.asarray(v, dtype=np.float32)) for k, v in store.get_embeddings().items()
+            k: unit_vector(np.asarray(v, dtype=np.float32))
+            for k, v in store.get_embeddings().items()
         }
         centroid = {}
         for t in topics:
             vecs = [paper_vec[p] for p in subtree[t.id] if p in paper_vec]
             if vecs:
-                centroid[t.id] = _unit(np.mean(vecs, axis=0))
+                centroid[t.id] = unit_vector(np.mean(vecs, axis=0))
         label_vec: dict[str, np.ndarray] = {}
         if topics:
             vectors = encode([topic_text(t) for t in topics])
-            label_vec = {t.id: _unit(v) for t, v in zip(topics, vectors, strict=True)}
+            label_vec = {t.id: unit_vector(v) for t, v in zip(topics, vectors, strict=True)}
         root = next((t.id for t in topics if t.parent is None), None)
         return cls(
             signature, by_id, children, root, direct, subtree, centroid, label_vec, paper_vec
