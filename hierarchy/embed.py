@@ -71,24 +71,32 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def resolve_precision(
-    precision: str, device: str, cpu_bf16: bool | None = None
-) -> Literal["fp32", "fp16", "bf16"]:
-    """`auto` is fp16 on CUDA (tensor cores, half the memory per batch), bf16 on a CPU that
-    multiplies it natively (`cpu_bf16`, probed when None), fp32 elsewhere: emulated half
-    precision on CPU is slower than fp32, and MPS fp16 is uneven. On CPU, bf16 runs the
-    model's matrix products under autocast with float32 weights: on this project's CPU
-    (AVX512-BF16) 2-4x faster than fp32 for abstracts, vectors within cosine 0.99997 of
-    fp32's (weights cast to bf16: 0.99993)."""
+def resolve_precision(precision: str, device: str) -> Literal["fp32", "fp16", "bf16"]:
+    """The precision stored vectors are computed in. `auto` is fp16 on CUDA (tensor cores,
+    half the memory per batch) and fp32 elsewhere: bf16 autocast on a CPU with native bfloat16
+    (`embedding_precision = "bf16"`) embeds 2-4x faster with vectors within cosine 0.99997 of
+    fp32's, but its rounding depends on the batch a text shares and on the CPU kind, and on a
+    small corpus that moves the tree (the supplied corpus's CTC paper took a second topic among
+    the preference-optimization papers), so the same corpus would give another tree on another
+    machine. Queries may differ (`query_precision`)."""
     if precision == "auto":
-        if device.startswith("cuda"):
-            return "fp16"
-        if device.startswith("cpu") and (cpu_has_bf16() if cpu_bf16 is None else cpu_bf16):
-            return "bf16"
-        return "fp32"
+        return "fp16" if device.startswith("cuda") else "fp32"
     if precision not in ("fp32", "fp16", "bf16"):
         raise ValueError(f"unknown embedding precision {precision!r}")
     return precision  # type: ignore[return-value]
+
+
+def query_precision(
+    precision: str, device: str, cpu_bf16: bool | None = None
+) -> Literal["fp32", "fp16", "bf16"]:
+    """The precision queries are embedded in: as stored vectors, except that `auto` on a CPU
+    with native bfloat16 (`cpu_bf16`, probed when None) is bf16. A query's vector is only
+    ranked against the stored ones, within cosine 0.9999 of its fp32 vector, and a bf16 pass
+    costs about 30% less per query; emulated bf16 elsewhere is slower than fp32."""
+    native = cpu_has_bf16() if cpu_bf16 is None else cpu_bf16
+    if precision == "auto" and device.startswith("cpu") and native:
+        return "bf16"
+    return resolve_precision(precision, device)
 
 
 def _torch_dtype(precision: str):  # noqa: ANN202 - torch is imported late (slow)
@@ -380,7 +388,8 @@ class Embedder:
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
         """Unit float32 vectors straight from the model, one forward pass per call: no disk
         cache and no progress bar (queries, which are not worth keeping on disk)."""
-        device, precision = self._device_and_precision()
+        device = pick_device(self.device)
+        precision = query_precision(self.precision, device)
         vectors = self._query_model(device, precision).encode(
             list(texts),
             batch_size=max(1, len(texts)),

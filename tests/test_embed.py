@@ -16,6 +16,7 @@ from hierograph.hierarchy.embed import (
     Embedder,
     choose_processes,
     cpu_has_bf16,
+    query_precision,
     resolve_precision,
     text_hash,
 )
@@ -233,18 +234,22 @@ def test_two_cpu_processes_match_one(model) -> None:
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bfloat16")
 def test_cpu_bf16_vectors_are_the_fp32_vectors(model) -> None:
-    """`auto` picks bf16 autocast on a CPU with native bfloat16: the same directions as
-    float32 to within rounding, so a cache or a corpus embedded either way stays one space."""
+    """`auto` stores float32 vectors on every CPU and embeds queries in bf16 where the CPU has
+    it; `bf16` asks for bf16 autocast for the stored ones too. Either way the directions are
+    float32's to within rounding, so a cache or a corpus embedded either way stays one space."""
     texts = make_texts(24, seed=11)
-    assert embedder(model).encode_uncached(["x"]).dtype == np.float32
     auto = embedder(model, precision="auto")
-    assert resolve_precision(auto.precision, "cpu") == "bf16"
-    fast, exact = auto.encode(texts), embedder(model, precision="fp32").encode(texts)
+    exact = embedder(model, precision="fp32").encode(texts)
+    assert np.array_equal(auto.encode(texts), exact)
+    fast = embedder(model, precision="bf16").encode(texts)
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(fast * exact, axis=1)
     assert cosines.min() > 0.9995
     assert not np.array_equal(fast, exact), "the half-precision path ran"
-    assert np.allclose(auto.encode_uncached(texts[:3]), fast[:3], atol=5e-3)
+    queries = auto.encode_uncached(texts[:3])
+    assert queries.dtype == np.float32
+    assert np.sum(queries * exact[:3], axis=1).min() > 0.9995
+    assert not np.allclose(queries, exact[:3], atol=1e-6), "queries ran the bf16 copy"
 
 
 class FakeGpu:
@@ -304,8 +309,13 @@ def test_auto_batch_only_on_cuda() -> None:
 def test_precision_and_process_choice() -> None:
     assert resolve_precision("auto", "cuda") == "fp16"
     assert resolve_precision("auto", "cuda:1") == "fp16"
-    assert resolve_precision("auto", "cpu", cpu_bf16=False) == "fp32"
-    assert resolve_precision("auto", "cpu", cpu_bf16=True) == "bf16"
+    # Stored vectors: float32 on every CPU, whatever it multiplies natively; queries run bf16
+    # where the CPU has it.
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert query_precision("auto", "cpu", cpu_bf16=False) == "fp32"
+    assert query_precision("auto", "cpu", cpu_bf16=True) == "bf16"
+    assert query_precision("auto", "cuda", cpu_bf16=True) == "fp16"
+    assert query_precision("fp32", "cpu", cpu_bf16=True) == "fp32"
     assert resolve_precision("auto", "mps") == "fp32"
     assert resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(ValueError):

@@ -191,15 +191,21 @@ def test_build_embeds_cache_misses_as_ray_tasks(tmp_path, local_ray):
     from hierograph.jobs.components import make_embedder
 
     texts = [f"study {i} of {w} in reward modelling" for i, w in enumerate("klmnopqrst")]
+    # float32: bf16 rounding depends on the batch's shape, and the tasks' chunks of 8 are not
+    # the one batch of 10 that the comparison encodes.
     settings = load_settings(
-        home=tmp_path, executor="ray", executor_workers=2, embedding_chunk_size=8
+        home=tmp_path,
+        executor="ray",
+        executor_workers=2,
+        embedding_chunk_size=8,
+        embedding_precision="fp32",
     )
     embedder = make_embedder(settings, show_progress=False)
     with executor_from_settings(settings) as executor:
         got = embed_papers(embedder, texts, settings, executor)
     assert embedder._model is None, "the local model embedded what Ray tasks should have"
     assert embedder.embedded_count_ == len(texts)
-    expected = Embedder(cache_path=None, show_progress=False).encode(texts)
+    expected = Embedder(cache_path=None, show_progress=False, precision="fp32").encode(texts)
     np.testing.assert_allclose(got, expected, atol=1e-5)
     again = make_embedder(settings.model_copy(update={"executor": "serial"}), show_progress=False)
     np.testing.assert_allclose(again.encode(texts), got, atol=1e-6)

@@ -13,7 +13,7 @@ from hierograph.api.query_encoder import QueryEncoder
 from hierograph.api.text_index import TextIndex
 from hierograph.api.tree_index import TreeIndex
 from hierograph.graph.models import Paper
-from hierograph.hierarchy.embed import Embedder, pick_device, resolve_precision
+from hierograph.hierarchy.embed import Embedder, pick_device, query_precision
 
 
 def paper(pid: str, title: str, abstract: str) -> Paper:
@@ -135,9 +135,9 @@ def test_concurrent_queries_are_batched_and_equal_the_builds_vectors(embedder):
     expected = build.encode(texts)
     got = np.stack([out[i] for i in range(8)])
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
-    if resolve_precision(build.precision, pick_device(build.device)) == "fp32":
+    if query_precision(build.precision, pick_device(build.device)) == "fp32":
         np.testing.assert_allclose(got, expected, atol=1e-5)
-    else:  # queries run a half-precision copy of the model, the build autocast
+    else:  # queries run a half-precision copy of the model, the build float32
         assert float(np.min(np.sum(got * expected, axis=1))) > 0.9999
         assert not np.allclose(got, expected, atol=1e-6)  # it is the copy that answered
 
