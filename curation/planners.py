@@ -299,6 +299,16 @@ def plan_delete_topic(
         raise
     if state.topic(topic).parent is None:
         raise CorrectionError("the root cannot be deleted")
+    if replay and state.is_leaf(topic) and state.direct_papers(topic) and p.get("fold_into"):
+        # The rebuild filled the deleted leaf again with papers no person placed there (the
+        # replayed moves took theirs out): they join the leaf the person moved its papers to,
+        # as a merge would, keeping their clustered origin, so the topic stays deleted.
+        fold = {"source": p["topic"], "target": p["fold_into"]}
+        if _try(resolve, p["fold_into"]) not in (None, topic):
+            try:
+                return plan_merge_topics(state, fold, resolve, replay)
+            except CorrectionError:
+                pass  # that topic is no leaf now: report the refilled topic below
     if not state.is_leaf(topic) or state.direct_papers(topic):
         if replay:
             raise CorrectionError(

@@ -7,14 +7,17 @@ topics are found by id, then label, then paper overlap. A topic the human placed
 (a move's or an add's target, a merge's target, a move-topic's new parent) that the rebuild
 dissolved is made again where it hung, so a placement never goes missing; a topic that the
 replay leaves empty (its papers all moved away by humans) is removed as part of the correction
-that emptied it; a stale `delete`, `remove` or `merge` whose topic no longer exists is already
-satisfied. What cannot be carried out is reported with what to do about it.
+that emptied it; a `delete` of a leaf the rebuild filled again after people moved its papers
+away folds the newcomers into where most of those papers went; a stale `delete`, `remove` or
+`merge` whose topic no longer exists is already satisfied. What cannot be carried out is
+reported with what to do about it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -196,13 +199,32 @@ def replay_onto(
     resolve = _Resolver(state, min_overlap)
     report = ReplayReport()
     effects: dict[str, Any] = {}
-    for correction in active_corrections(log_entries):
+    for correction in _with_fold_targets(active_corrections(log_entries)):
         assert correction.id is not None
         item = _replay_one(state, correction, resolve, effects)
         report.items.append(item)
     for item in report.not_applied:
         log.warning("correction #%d (%s) not replayed: %s", item.id, item.kind, item.detail)
     return Replay(state.to_hierarchy(), report, effects)
+
+
+def _with_fold_targets(active: list[Correction]) -> list[Correction]:
+    """`active` with each `delete` of a topic whose papers people had moved away given
+    `fold_into`: the topic most of those moves went to. A rebuild may fill the deleted leaf
+    again with other papers; they then join that topic instead of the delete failing."""
+    went: dict[str, Counter[str]] = {}
+    refs: dict[str, dict[str, Any]] = {}
+    out = []
+    for c in active:
+        p = c.payload
+        if c.kind == "move_paper" and p.get("from"):
+            went.setdefault(p["from"]["id"], Counter())[p["to"]["id"]] += 1
+            refs[p["to"]["id"]] = p["to"]
+        if c.kind == "delete_topic" and went.get(p["topic"]["id"]):
+            target = went[p["topic"]["id"]].most_common(1)[0][0]
+            c = c.model_copy(update={"payload": {**p, "fold_into": refs[target]}})
+        out.append(c)
+    return out
 
 
 def _replay_one(

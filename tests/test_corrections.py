@@ -252,6 +252,48 @@ def test_replay_removes_a_topic_its_corrections_left_empty_and_a_stale_delete_is
     ]
 
 
+def _refilled(leaf: str, paper: int) -> Hierarchy:
+    """The same tree, except that the clustering also put `paper` into `leaf` (and not into
+    its own leaf)."""
+    again = tree()
+    again.assignments = [a for a in again.assignments if a.paper_id != pid(paper)]
+    again.assignments.append(Assignment(paper_id=pid(paper), topic_id=leaf, score=0.5))
+    return again
+
+
+def test_a_deleted_topic_the_rebuild_filled_again_joins_where_its_papers_were_moved(store):
+    # The reviewer empties b0 into b1 and deletes it; the rebuild makes b0 again, with its old
+    # papers and p10 too. The moves take the old papers out; p10, placed by no one, follows
+    # them into b1 (keeping its clustered origin), and b0 stays deleted.
+    moves = [C.move_paper(store, pid(i), "b0", "b1") for i in (6, 7, 8)]
+    deleted = C.delete_topic(store, "b0")
+    store.replace_hierarchy(_refilled("b0", 10))
+    report = C.replay_corrections(store)
+    assert [(i.id, i.status) for i in report.items] == [
+        *((m.id, "applied") for m in moves),
+        (deleted.id, "applied"),
+    ], report
+    assert store.get_topic("b0") is None
+    assert _papers_in(store, "Topic b1") == {
+        **{pid(i): "human" for i in (6, 7, 8)},
+        **{pid(i): "cluster" for i in (9, 10, 11)},
+    }
+    # Undo after the rebuild brings the refilled topic back with its paper.
+    C.undo(store, deleted.id)
+    assert _papers_in(store, "Topic b0") == {pid(10): "cluster"}
+
+
+def test_a_deleted_empty_topic_the_rebuild_filled_is_reported_with_what_to_do(store):
+    # b2 was empty when deleted: nobody said where its kind of papers belongs, so a rebuild
+    # that fills it does not guess; the report says what to do.
+    deleted = C.delete_topic(store, "b2")
+    store.replace_hierarchy(_refilled("b2", 11))
+    report = C.replay_corrections(store)
+    assert [(i.id, i.status) for i in report.not_applied] == [(deleted.id, "conflict")]
+    assert "merge it into another topic" in report.not_applied[0].detail
+    assert _papers_in(store, "Topic b2") == {pid(11): "cluster"}
+
+
 def test_undo_refuses_while_a_later_correction_holds_the_same_items(store):
     first = C.move_paper(store, pid(1), "a0", "b1")
     second = C.move_paper(store, pid(1), "b1", "b0")
