@@ -213,13 +213,17 @@ class PhraseLabeler:
         """Labels keyed by id(node); a parent is labeled before its children."""
         labels: dict[int, Label] = {id(root): Label("All papers", self._summary(root.members), [])}
         taken_by: dict[int, set[int]] = {id(root): set()}
+        # Names already given anywhere in the tree: a reader meets "AI safety" once, not under
+        # four parents (on an-dev 27 of 199 topics shared a name with a cousin).
+        named: set[str] = {labels[id(root)].label.lower()}
         self._prefetch(root)
         for node, _, _ in root.walk():
             if node.children:
-                chosen = self._label_siblings(node.children, taken_by[id(node)])
+                chosen = self._label_siblings(node.children, taken_by[id(node)], named)
                 for child, (label, keys) in zip(node.children, chosen, strict=True):
                     labels[id(child)] = label
                     taken_by[id(child)] = taken_by[id(node)] | keys
+                    named.add(label.label.lower())
         return labels
 
     def _summary(self, members: Sequence[int]) -> str:
@@ -256,7 +260,7 @@ class PhraseLabeler:
         self._phrase_matrix(sorted(keys))
 
     def _label_siblings(
-        self, siblings: Sequence[Node], taken: set[int]
+        self, siblings: Sequence[Node], taken: set[int], named: set[str] | None = None
     ) -> list[tuple[Label, set[int]]]:
         cov, stat = self._stats(siblings, taken)
         fragments: list[set[int]] = [set() for _ in siblings]
@@ -272,7 +276,7 @@ class PhraseLabeler:
         ]
         self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
         scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
-        return self._assign(siblings, scored, fragments)
+        return self._assign(siblings, scored, fragments, named or set())
 
     def _stats(self, siblings: Sequence[Node], taken: set[int]) -> tuple[np.ndarray, np.ndarray]:
         """Per sibling and phrase: the share of the sibling's papers using it (coverage), and how
@@ -358,20 +362,22 @@ class PhraseLabeler:
         siblings: Sequence[Node],
         scored: list[list[tuple[int, float]]],
         fragments: list[set[int]],
+        named: set[str],
     ) -> list[tuple[Label, set[int]]]:
-        """Distinct names: larger siblings choose first, each its best phrase not yet taken."""
+        """Distinct names: larger siblings choose first, each its best phrase that no sibling
+        has taken, preferring one not `named` elsewhere in the tree (a name a cousin has is
+        still better than "Other papers")."""
         out: list[tuple[Label, set[int]] | None] = [None] * len(siblings)
-        used: set[str] = set()
+        used: set[str] = set()  # by siblings
         for i in sorted(range(len(siblings)), key=lambda i: -len(siblings[i].members)):
             ranked = scored[i]
-            name_key = next(
-                (
-                    k
-                    for k, _ in ranked
-                    if k not in fragments[i] and self._display(k).lower() not in used
-                ),
-                None,
-            )
+            free = [
+                k
+                for k, _ in ranked
+                if k not in fragments[i] and self._display(k).lower() not in used
+            ]
+            fresh = (k for k in free if self._display(k).lower() not in named)
+            name_key = next(fresh, free[0] if free else None)
             if name_key is None:
                 name = self._fallback(siblings[i], used)
                 keys: set[int] = set()

@@ -124,6 +124,28 @@ def test_topics_are_named_by_distinct_phrases_and_parents_by_what_children_share
     assert len(labels[id(leaves[1])].keywords) >= 2
 
 
+def test_a_name_the_tree_has_is_avoided_unless_nothing_else_is_left(embed):
+    """Cousins (topics under different parents) would both be "Jailbreak attacks": the one
+    named second takes its next phrase; where it has none, it repeats the cousin's name
+    rather than fall back to "Other papers". Siblings never share a name."""
+    papers = _papers([JAILBREAK, DNA, REWARD])
+    labeler = PhraseLabeler(embed).fit(papers, embed([p.text() for p in papers]))
+    keys = labeler.counts_.keys
+    jail, search = keys.index("jailbreak attack"), keys.index("suffix search")
+    leaf = [Node(members=[0, 1, 2, 3])]
+
+    def named(ranked: list[int], elsewhere: set[str]) -> str:
+        scored = [[(k, 1.0 - r / 10) for r, k in enumerate(ranked)]]
+        [(label, _)] = labeler._assign(leaf, scored, [set()], elsewhere)
+        return label.label
+
+    assert named([jail, search], set()) == "Jailbreak attacks"
+    assert named([jail, search], {"jailbreak attacks"}) == "Suffix search"
+    assert named([jail], {"jailbreak attacks"}) == "Jailbreak attacks"
+    two = labeler._assign(leaf * 2, [[(jail, 1.0)], [(jail, 1.0)]], [set(), set()], set())
+    assert two[0][0].label != two[1][0].label
+
+
 def test_a_word_the_whole_collection_uses_is_never_a_name_alone(embed):
     generic = [
         (f"Alignment study {i}", f"Alignment of models, alignment results, topic {i}.")
