@@ -303,12 +303,12 @@ def plan_delete_topic(
         # The rebuild filled the deleted leaf again with papers no person placed there (the
         # replayed moves took theirs out): they join the leaf the person moved its papers to,
         # as a merge would, keeping their clustered origin, so the topic stays deleted.
-        fold = {"source": p["topic"], "target": p["fold_into"]}
-        if _try(resolve, p["fold_into"]) not in (None, topic):
-            try:
-                return plan_merge_topics(state, fold, resolve, replay)
-            except CorrectionError:
-                pass  # that topic is no leaf now: report the refilled topic below
+        # When that topic is gone or no leaf now, the refilled topic is reported below.
+        into = _try(resolve, p["fold_into"])
+        if into not in (None, topic) and state.is_leaf(into):
+            return plan_merge_topics(
+                state, {"source": p["topic"], "target": p["fold_into"]}, resolve, replay
+            )
     if not state.is_leaf(topic) or state.direct_papers(topic):
         if replay:
             raise CorrectionError(

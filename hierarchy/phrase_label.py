@@ -260,7 +260,7 @@ class PhraseLabeler:
         self._phrase_matrix(sorted(keys))
 
     def _label_siblings(
-        self, siblings: Sequence[Node], taken: set[int], named: set[str] | None = None
+        self, siblings: Sequence[Node], taken: set[int], named: set[str]
     ) -> list[tuple[Label, set[int]]]:
         cov, stat = self._stats(siblings, taken)
         fragments: list[set[int]] = [set() for _ in siblings]
@@ -276,7 +276,7 @@ class PhraseLabeler:
         ]
         self._phrase_matrix(sorted({k for order in orders for k in order}))  # one embed call
         scored = [self._score(stat[i], order, siblings[i]) for i, order in enumerate(orders)]
-        return self._assign(siblings, scored, fragments, named or set())
+        return self._assign(siblings, scored, fragments, named)
 
     def _stats(self, siblings: Sequence[Node], taken: set[int]) -> tuple[np.ndarray, np.ndarray]:
         """Per sibling and phrase: the share of the sibling's papers using it (coverage), and how
