@@ -52,6 +52,9 @@ class Hierograph:
     keeps and closes; any other keyword is a setting (hierograph/settings.py, e.g.
     `llm="openai/gpt-4o-mini"`, `max_depth=3`), taking precedence over HIEROGRAPH_* variables
     and the TOML file. `progress` shows progress bars on the long steps (build, refresh).
+    `verbose` lets the libraries underneath print their own bars and banners (transformers'
+    "Loading weights", litellm's hints), as `hierograph --verbose` does; by default they stay
+    silent, in the whole process (hierograph/noise.py).
 
     Use it as a context manager, or call `close()`. Errors are the jobs' own, each with a
     message that says what to do: IngestError, BuildError, RefreshError, StoreError,
@@ -63,8 +66,13 @@ class Hierograph:
         store: str | GraphStore | None = None,
         *,
         progress: bool = True,
+        verbose: bool = False,
         **settings: Any,
     ) -> None:
+        from hierograph.noise import set_verbose
+
+        # A notebook has no CLI entry point to set the output policy: the facade sets it.
+        set_verbose(verbose)
         unknown = sorted(set(settings) - set(Settings.model_fields))
         if unknown:
             # Settings ignore unknown environment variables; a typo in code should not pass.

@@ -79,3 +79,35 @@ def test_litellm_banners_only_with_verbose(monkeypatch, capsys):
             assert banner is verbose
     finally:
         noise.set_verbose(False)
+
+
+@pytest.mark.slow
+def test_the_python_api_prints_no_third_party_bars_unless_verbose(tmp_path):
+    """A notebook has no CLI entry point: the facade sets the same policy. A fresh process
+    (transformers not yet told anything) builds and searches the supplied corpus in silence;
+    with verbose=True the model's bar shows, so the check can fail."""
+    script = (
+        "import sys\n"
+        "from hierograph import Hierograph\n"
+        "with Hierograph(sys.argv[1], verbose=sys.argv[2] == 'loud') as hg:\n"
+        f"    hg.ingest({str(CORPUS)!r})\n"
+        "    hg.build()\n"
+        "    print(len(hg.search('reward model', k=3)), 'hits')\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for key in ("HF_HUB_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY", "LITELLM_LOG"):
+        env.pop(key, None)
+    outputs = {}
+    for mode in ("quiet", "loud"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / mode), mode],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs[mode] = done.stdout + done.stderr
+    assert "3 hits" in outputs["quiet"]
+    assert noise_in(outputs["quiet"]) == [], outputs["quiet"]
+    assert "Loading weights" in outputs["loud"]
