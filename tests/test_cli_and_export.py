@@ -85,6 +85,39 @@ def test_every_command_has_help(tmp_path):
         assert result.returncode == 0 and "Usage" in result.stdout, command
 
 
+def test_help_texts_flow_as_paragraphs_not_as_the_source_wrapped_them():
+    """`--help` shows each command's docstring with the source's 100-column line breaks joined
+    (rich wraps to the terminal; the breaks used to cut sentences mid-line in the command
+    list), while blank lines, list items and indented lines keep theirs."""
+    import re
+
+    from hierograph.cli import app
+    from hierograph.cli.common import flowed
+
+    assert flowed("Write the graph, or papers\n    as references.") == (
+        "Write the graph, or papers as references."
+    )
+    kept = "Intro line one\ncontinues.\n\nSteps:\n- first\n- second\n    indented example"
+    assert flowed(kept) == (
+        "Intro line one continues.\n\nSteps:\n- first\n- second\n    indented example"
+    )
+
+    def commands(typer_app):
+        yield from typer_app.registered_commands
+        for group in typer_app.registered_groups:
+            yield from commands(group.typer_instance)
+
+    infos = list(commands(app))
+    assert len(infos) > 30
+    for info in infos:
+        assert info.help, info.name
+        for line in info.help.splitlines()[1:]:  # every break kept is one flowed() keeps
+            assert not line.strip() or line[:1].isspace() or re.match(r"(-|\*|\d+\.) ", line), (
+                info.name or info.callback.__name__,
+                line,
+            )
+
+
 def test_json_export_contract(built_store):
     data = export_dict(built_store, version=1)
     assert set(data) == {"version", "papers", "topics"}

@@ -4,8 +4,10 @@ the commands live in one module per capability and register on the one Typer app
 
 # isort: off
 from hierograph.cli import tree, db, curation, sources, methods, agent  # noqa: F401 - registers
-from hierograph.cli.common import app
+from hierograph.cli.common import app, flow_help
 
 # isort: on
+
+flow_help(app)
 
 __all__ = ["app"]

@@ -3,6 +3,8 @@ the way a command fails."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,33 @@ db_app = typer.Typer(
     help="Run the local Neo4j server that Hierograph provisions.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+
+
+def flowed(doc: str) -> str:
+    """A docstring as `--help` should show it: the line breaks of the source (wrapped at 100
+    columns) joined, so rich wraps each paragraph to the terminal instead of breaking it
+    mid-sentence; blank lines, list items and indented lines keep their breaks."""
+    out: list[str] = []
+    for line in inspect.cleandoc(doc).splitlines():
+        keeps = not line.strip() or line[:1].isspace() or re.match(r"(-|\*|\d+\.) ", line)
+        if out and out[-1].strip() and not keeps:
+            out[-1] = f"{out[-1]} {line.strip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def flow_help(typer_app: typer.Typer) -> None:
+    """Give every command of `typer_app` (and of the groups under it) its flowed docstring as
+    help, unless it sets one itself."""
+    for info in typer_app.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = flowed(info.callback.__doc__)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            flow_help(group.typer_instance)
+
+
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 

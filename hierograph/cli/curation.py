@@ -286,7 +286,8 @@ def corrector_eval(
 def review(
     limit: Annotated[int, typer.Option(min=1, help="How many to list.")] = 20,
 ) -> None:
-    """The assignments the corrector is least sure of, most uncertain first."""
+    """Placements least likely right first (from the last `hierograph corrector apply`); papers
+    people placed themselves are left out."""
     from hierograph.curation.corrector import CorrectorError, review_queue
 
     with open_store_or_fail() as store:
