@@ -65,6 +65,7 @@ __all__ = [
     "TreeState",
     "active_corrections",
     "add_topic",
+    "confirm_paper",
     "current_effect",
     "delete_topic",
     "human_evidence",
@@ -115,7 +116,13 @@ def confirm_paper(
 ) -> Correction:
     """A reviewer says `paper_id` is right where it is, in `topic_id`: logged as an `add_topic`
     that turns the clustered placement into a human one (kept on every rebuild, and learned
-    from by the corrector)."""
+    from by the corrector). A paper that is not in `topic_id` cannot be confirmed there."""
+    state = TreeState.from_store(store)
+    if (paper_id, topic_id) not in state.assignments:
+        raise CorrectionError(
+            f"paper {paper_id} is not in topic {topic_id}, so there is nothing to confirm; to "
+            "put it there use `correct move` (instead of where it is) or `correct add` (as well)."
+        )
     return add_topic(store, paper_id, topic_id, actor=actor)
 
 

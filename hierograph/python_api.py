@@ -277,6 +277,13 @@ class Corrections:
 
         return move_paper(self._store, paper_id, from_topic, to_topic, actor=actor or self.actor)
 
+    def confirm_paper(self, paper_id: str, topic_id: str, actor: str | None = None) -> Correction:
+        """Say `paper_id` is right where it is, in `topic_id`: the placement becomes a human
+        one (kept on every rebuild, learned from by the corrector)."""
+        from hierograph.curation.corrections import confirm_paper
+
+        return confirm_paper(self._store, paper_id, topic_id, actor=actor or self.actor)
+
     def add_topic(self, paper_id: str, topic_id: str, actor: str | None = None) -> Correction:
         """Put a paper in a second (third, …) leaf topic too."""
         from hierograph.curation.corrections import add_topic

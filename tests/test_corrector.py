@@ -316,7 +316,21 @@ def test_correct_corrector_review_from_the_command_line(home):
     applied = run(home.home, "corrector", "apply")
     assert applied.returncode == 0 and "scored" in applied.stdout, applied.stderr
     review = run(home.home, "review", "--limit", "5")
-    assert review.returncode == 0 and len(review.stdout.strip().splitlines()) == 5
+    assert review.returncode == 0, review.stderr
+    *items, hint = review.stdout.strip().splitlines()
+    assert len(items) == 5 and "hierograph correct confirm PAPER TOPIC" in hint
+    # The first item, confirmed where it is, leaves the queue; a topic it is not in is refused.
+    first_paper = items[0].split()[1]
+    first_topic = items[0].rsplit("[", 1)[1].rstrip("]")
+    wrong = run(home.home, "correct", "confirm", first_paper, "root")  # papers sit in leaves
+    assert wrong.returncode == 1 and "nothing to confirm" in wrong.stderr
+    confirmed = run(home.home, "correct", "confirm", first_paper, first_topic)
+    assert "correction #4 (add_topic) applied" in confirmed.stdout, confirmed.stderr
+    with SqliteStore(home.db_path()) as store:
+        placed = store.assignments(paper_id=first_paper)
+        assert [a.origin for a in placed if a.topic_id == first_topic] == ["human"]
+    again = run(home.home, "review", "--limit", "5").stdout
+    assert first_paper not in again
 
     out = home.home / "eval.json"
     evaluated = run(

@@ -64,6 +64,19 @@ def correct_add(
     _correct(add_topic, paper, topic, actor=actor)
 
 
+@correct_app.command("confirm")
+def correct_confirm(
+    paper: Annotated[str, typer.Argument(help="Paper id.")],
+    topic: Annotated[str, typer.Argument(help="Topic id it is in, and rightly.")],
+    actor: ActorOption = None,
+) -> None:
+    """Say a paper is right where it is (e.g. an item of `hierograph review`): the placement
+    becomes a human one, kept on every rebuild and learned from by the corrector."""
+    from hierograph.curation.corrections import confirm_paper
+
+    _correct(confirm_paper, paper, topic, actor=actor)
+
+
 @correct_app.command("remove")
 def correct_remove(
     paper: Annotated[str, typer.Argument(help="Paper id.")],
@@ -307,6 +320,15 @@ def review(
             better = i.proposed_topic
             line += f" → proposed: {topics.get(better, better)} [{better}]"
         console.print(line, highlight=False, soft_wrap=True, markup=False)
+    if items:
+        console.print(
+            "right where it is: hierograph correct confirm PAPER TOPIC; wrong: hierograph correct "
+            "move PAPER --from TOPIC --to LEAF (or accept the proposals: hierograph corrector "
+            "apply --accept)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 # --- live sources and periodic refresh (issue 4) ---

@@ -98,7 +98,7 @@ if queue:
     nav.paper_link(item.paper_id, "Open the paper")
     c1, c2, c3 = st.columns(3)
     if c1.button("Confirm", help="The paper belongs here: the assignment becomes a human one."):
-        act(lambda s: corr.add_topic(s, item.paper_id, item.topic_id, actor))
+        act(lambda s: corr.confirm_paper(s, item.paper_id, item.topic_id, actor))
     default = leaves.index(item.proposed_topic) if item.proposed_topic in leaves else 0
     target = c2.selectbox("Move to", leaves, index=default, format_func=label, key="move_to")
     if c2.button("Move"):
