@@ -178,4 +178,7 @@ def plot(results: list[dict]) -> None:
 
 
 if __name__ == "__main__":
+    from hierograph.noise import set_verbose
+
+    set_verbose(False)  # no third-party bars or banners between the tables
     main()

@@ -132,4 +132,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from hierograph.noise import set_verbose
+
+    set_verbose(False)  # no third-party bars or banners between the tables
     main()

@@ -134,4 +134,7 @@ def summary(rows: list[dict[str, Any]], configs: list[dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
+    from hierograph.noise import set_verbose
+
+    set_verbose(False)  # no third-party bars or banners between the tables
     main()
