@@ -1,9 +1,10 @@
 """Benchmark the zero-shot facets against labels a person would agree with: modality on 500
 papers of the shared arXiv corpus labelled from their arXiv categories (the mapping is in
 bench/data/README.md), contribution type on the 100 hand-labelled papers of
-bench/data/contribution-100.jsonl; and modality again on 100 of the 500 whose category label a
-person checked (bench/data/modality-hand-100.jsonl: arXiv files many papers about
-vision-language models under cs.CV alone, and ASR papers under cs.CL). A paper whose facet is
+bench/data/contribution-100.jsonl; and modality again on the same 500 with their category labels
+checked by a person (bench/data/modality-hand-100.jsonl, and modality-hand-400.jsonl checked
+without seeing the classifier's answers: arXiv files many papers about vision-language models
+under cs.CV alone, and ASR papers under cs.CL). A paper whose facet is
 below its confidence threshold gets no value ("unknown"): the table gives coverage, accuracy on
 the papers that got a value, and accuracy counting unknown as wrong. The 500 are also scored in
 two halves (even and odd positions of the sample; the contribution file's lines likewise): rules
@@ -28,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "arxiv-ai-2025.jsonl"
 CONTRIBUTION = REPO / "bench" / "data" / "contribution-100.jsonl"
 MODALITY_HAND = REPO / "bench" / "data" / "modality-hand-100.jsonl"
+MODALITY_HAND_REST = REPO / "bench" / "data" / "modality-hand-400.jsonl"
 OUT = REPO / "bench" / "out"
 CACHE = OUT / "embeddings-cache.sqlite"
 MODALITY_SAMPLE = 500
@@ -89,6 +91,11 @@ def main() -> None:
     checked = [json.loads(line) for line in MODALITY_HAND.read_text(encoding="utf-8").splitlines()]
     modality_checked = {h["arxiv_id"]: h["modality"] for h in checked}
     assert set(modality_checked) <= set(modality_truth), "the checked papers are in the sample"
+    rest = [
+        json.loads(line) for line in MODALITY_HAND_REST.read_text(encoding="utf-8").splitlines()
+    ]
+    modality_rest = {h["arxiv_id"]: h["modality"] for h in rest}
+    assert set(modality_rest) | set(modality_checked) == set(modality_truth), "the other 400"
     by_id = {r["arxiv_id"]: r for r in rows}
     ids = sorted(set(modality_truth) | set(contribution_truth))
     papers = [
@@ -112,6 +119,10 @@ def main() -> None:
         # vision-language there, so this row counts either as right for a visual paper.
         "modality (visual merged)": score(modality_truth, got["modality"], _visual_same),
         "modality (hand-checked 100)": score(modality_checked, got["modality"]),
+        "modality (the other 400, checked blind)": score(modality_rest, got["modality"]),
+        "modality (all 500 checked by hand)": score(
+            {**modality_checked, **modality_rest}, got["modality"]
+        ),
         "contribution": score(contribution_truth, got["contribution"]),
         "contribution, first half": score(
             _half(contribution_truth, contribution_order, 0), got["contribution"]
