@@ -36,7 +36,8 @@ def _words_in(query: str, text: str) -> bool:
 
 def resolve(store: GraphStore, concept: str) -> tuple[str, list[str], list[Method]]:
     """(how it matched, topic ids, methods) for `concept`: a method's id, name or alias first,
-    then a topic's id or label, then methods and topic labels that contain all its words."""
+    then a topic's id or label (its papers' methods, then methods whose names contain all the
+    concept's words), then methods and topic labels that contain all its words."""
     methods = store.methods()
     by_id = {m.id: m for m in methods}
     key = _fold(concept)
@@ -47,9 +48,13 @@ def resolve(store: GraphStore, concept: str) -> tuple[str, list[str], list[Metho
             return "method", [], [m]
     topics = store.topics()
     exact = [t.id for t in topics if concept.strip() == t.id or _fold(t.label) == key]
-    if exact:
-        return "topic", exact, _topic_methods(store, exact, by_id)
     found = [m for m in methods if any(_words_in(key, n) for n in m.names())]
+    if exact:
+        # A topic named like the concept is one cluster's view of it: the methods its papers
+        # use come first, and the methods named for the concept are not lost because the tree
+        # happens to have such a topic ("preference optimization" still finds PRO).
+        mine = _topic_methods(store, exact, by_id)
+        return "topic", exact, mine + [m for m in found if m not in mine]
     near = [t.id for t in topics if _words_in(key, t.label)]
     for m in _topic_methods(store, near, by_id):
         if m not in found:

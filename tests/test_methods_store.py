@@ -201,7 +201,9 @@ def test_code_for_topic_and_phrase(store: GraphStore) -> None:
     store.replace_topic_methods([TopicMethod(topic_id="t1", method_id="ipo", score=1, papers=1)])
     by_label = store.code_for("preference optimization")
     assert by_label.matched == "topic" and by_label.topics == ["t1"]
-    assert [m.method.id for m in by_label.methods] == ["ipo"]
+    # The topic's methods first, then the methods named for the concept that it does not hold:
+    # a topic with the concept's name does not hide "Direct Preference Optimization".
+    assert [m.method.id for m in by_label.methods] == ["ipo", "dpo"]
     phrase = store.code_for("preference")
     assert phrase.matched == "search"
     assert {m.method.id for m in phrase.methods} == {"dpo", "ipo"}
