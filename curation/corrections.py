@@ -117,8 +117,8 @@ def confirm_paper(
     """A reviewer says `paper_id` is right where it is, in `topic_id`: logged as an `add_topic`
     that turns the clustered placement into a human one (kept on every rebuild, and learned
     from by the corrector). A paper that is not in `topic_id` cannot be confirmed there."""
-    state = TreeState.from_store(store)
-    if (paper_id, topic_id) not in state.assignments:
+    # The paper's own assignments, not the whole tree: add_topic reads the tree once itself.
+    if all(a.topic_id != topic_id for a in store.assignments(paper_id=paper_id)):
         raise CorrectionError(
             f"paper {paper_id} is not in topic {topic_id}, so there is nothing to confirm; to "
             "put it there use `correct move` (instead of where it is) or `correct add` (as well)."
